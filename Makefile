@@ -1,0 +1,45 @@
+GO ?= go
+PREFIX ?= /usr/local
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/berth-project/berth/internal/engine.Version=$(VERSION)
+
+.PHONY: all berth install deps demo test unit e2e completions bench clean
+
+all: berth
+
+berth:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+	@[ ! -d cmd/berth-monitor ] || $(GO) build -trimpath -ldflags "-s -w" -o bin/berth-monitor ./cmd/berth-monitor
+	ln -sf berth bin/berth-runtime
+
+install: berth
+	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
+	@[ ! -f bin/berth-monitor ] || install -D -m 0755 bin/berth-monitor $(DESTDIR)$(PREFIX)/libexec/berth/berth-monitor
+	ln -sf berth $(DESTDIR)$(PREFIX)/bin/berth-runtime
+
+# deps installs what builds and tests need on a fresh Debian machine.
+deps:
+	./hack/install-deps.sh
+
+# demo is the main job end to end: build a small busybox image locally and use it.
+demo: deps berth
+	./hack/demo.sh
+
+# test runs every test: unit tests anywhere, end-to-end tests as root on Linux.
+test: deps berth
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)
+
+completions: berth
+	./bin/berth completion bash > completions/berth.bash
+	./bin/berth completion zsh > completions/_berth
+	./bin/berth completion fish > completions/berth.fish
+
+bench: deps berth
+	./hack/bench.sh
+
+clean:
+	rm -rf bin

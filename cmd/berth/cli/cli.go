@@ -1,0 +1,161 @@
+// Package cli holds what every berth command shares: the global options, the engine they
+// build, and helpers for multi-target commands and flag errors.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/berth-project/berth/internal/config"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/paths"
+)
+
+// Globals are the root command's persistent flags.
+type Globals struct {
+	Root, RunRoot, StorageDriver, LogLevel, Config, Runtime string
+
+	engine *engine.Engine
+}
+
+type globalsKey struct{}
+
+// AddFlags binds the global flags to g on the root command.
+func (g *Globals) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.Root, "root", "", "Persistent storage root (images, layers, database)")
+	fs.StringVar(&g.RunRoot, "runroot", "", "Runtime state root (locks, container state)")
+	fs.StringVar(&g.StorageDriver, "storage-driver", "", "Storage driver: overlay or vfs")
+	fs.StringVar(&g.LogLevel, "log-level", "", "Log level: debug, info, warn, error")
+	fs.StringVar(&g.Config, "config", "", "Config file to read instead of the system and user files")
+	fs.StringVar(&g.Runtime, "runtime", "", "OCI runtime: berth's own by default, or runc/crun by name or path")
+}
+
+// WithGlobals stores g in ctx for Engine to find.
+func WithGlobals(ctx context.Context, g *Globals) context.Context {
+	return context.WithValue(ctx, globalsKey{}, g)
+}
+
+// Setup loads the configuration and sets the log level; the root command runs it once.
+func (g *Globals) Setup(fs *pflag.FlagSet) error {
+	explicit := g.Config
+	if explicit == "" {
+		explicit = os.Getenv("BERTH_CONFIG")
+	}
+	cfg, err := config.Load(paths.FromOS(), explicit, os.Getenv)
+	if err != nil {
+		return err
+	}
+	set := func(name string, dst *string, v string) {
+		if fs.Changed(name) {
+			*dst = v
+		}
+	}
+	set("root", &cfg.Root, g.Root)
+	set("runroot", &cfg.RunRoot, g.RunRoot)
+	set("storage-driver", &cfg.StorageDriver, g.StorageDriver)
+	set("log-level", &cfg.LogLevel, g.LogLevel)
+	set("runtime", &cfg.Runtime, g.Runtime)
+	lvl, err := logrus.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return Invalid("invalid --log-level %q: want debug, info, warn or error", cfg.LogLevel)
+	}
+	logrus.SetLevel(lvl)
+	g.engine = engine.New(cfg)
+	return nil
+}
+
+// Close releases the engine, if one was made.
+func (g *Globals) Close() error {
+	if g.engine == nil {
+		return nil
+	}
+	return g.engine.Close()
+}
+
+// Engine returns the engine of the command's root.
+func Engine(cmd *cobra.Command) *engine.Engine {
+	g, _ := cmd.Context().Value(globalsKey{}).(*Globals)
+	if g == nil || g.engine == nil {
+		panic("cli.Engine called before root setup")
+	}
+	return g.engine
+}
+
+// EachTarget runs fn for every target, printing each success (fn's returned text, or the
+// target itself) and reporting each failure; it fails if any target failed.
+func EachTarget(cmd *cobra.Command, targets []string, fn func(ctx context.Context, e *engine.Engine, target string) (string, error)) error {
+	e := Engine(cmd)
+	var failed error
+	for _, t := range targets {
+		out, err := fn(cmd.Context(), e, t)
+		if err != nil {
+			if failed != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed)
+			}
+			failed = err
+			continue
+		}
+		if out == "" {
+			out = t
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), out)
+	}
+	return failed
+}
+
+// FlagError wraps a flag parsing error the Docker way, pointing at the command's help.
+func FlagError(cmd *cobra.Command, err error) error {
+	return errdefs.Newf(errdefs.ErrInvalid, "%v\nSee '%s --help'", err, cmd.CommandPath())
+}
+
+// Invalid returns an ErrInvalid error for a bad flag value.
+func Invalid(format string, args ...any) error {
+	return errdefs.Newf(errdefs.ErrInvalid, format, args...)
+}
+
+// ExactArgs is cobra.ExactArgs with Docker's wording.
+func ExactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return argsError(cmd, fmt.Sprintf("exactly %d argument%s", n, plural(n)))
+		}
+		return nil
+	}
+}
+
+// MinimumArgs is cobra.MinimumNArgs with Docker's wording.
+func MinimumArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return argsError(cmd, fmt.Sprintf("at least %d argument%s", n, plural(n)))
+		}
+		return nil
+	}
+}
+
+// RangeArgs is cobra.RangeArgs with Docker's wording.
+func RangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return argsError(cmd, fmt.Sprintf("between %d and %d arguments", lo, hi))
+		}
+		return nil
+	}
+}
+
+func argsError(cmd *cobra.Command, want string) error {
+	return errdefs.Newf(errdefs.ErrInvalid, "%q requires %s\nSee '%s --help'", cmd.CommandPath(), want, cmd.CommandPath())
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

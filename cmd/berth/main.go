@@ -1,0 +1,48 @@
+// Command berth is a daemonless container engine with the docker CLI's commands and flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/reexec"
+)
+
+func main() {
+	// Re-exec modes (container init, helpers) run before cobra sees argv.
+	if reexec.Init() {
+		return
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	g := &cli.Globals{}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	g.Close()
+	if err != nil {
+		if msg := formatError(err); msg != "" {
+			fmt.Fprintln(os.Stderr, msg)
+		}
+	}
+	return errdefs.ExitCode(err)
+}
+
+// formatError renders err as "Error: ..."; a container's own exit status prints nothing.
+func formatError(err error) string {
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ""
+	}
+	return "Error: " + err.Error()
+}

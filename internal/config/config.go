@@ -1,0 +1,123 @@
+// Package config loads berth's settings with the precedence of DESIGN.md:
+// command-line flag > BERTH_* environment variable > user file > system file > built-in default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/berth-project/berth/internal/paths"
+)
+
+// Config is every setting berth reads from files, env or flags.
+type Config struct {
+	Root          string     `toml:"root" env:"BERTH_ROOT"`
+	RunRoot       string     `toml:"runroot" env:"BERTH_RUNROOT"`
+	StorageDriver string     `toml:"storage_driver" env:"BERTH_STORAGE_DRIVER"`
+	LogLevel      string     `toml:"log_level" env:"BERTH_LOG_LEVEL"`
+	Runtime       string     `toml:"runtime" env:"BERTH_RUNTIME"`
+	Registries    Registries `toml:"registries"`
+	Network       Network    `toml:"network"`
+
+	Rootless bool     `toml:"-"`
+	Files    []string `toml:"-"` // config files that were read, in order
+}
+
+// Registries configures registry access.
+type Registries struct {
+	// Insecure registries are reached over plain HTTP or TLS without verification.
+	Insecure []string `toml:"insecure"`
+	// Mirrors maps a registry host to mirrors tried before it, in order.
+	Mirrors map[string][]string `toml:"mirrors"`
+	// AuthFile overrides the credentials file (Docker's config.json format).
+	AuthFile string `toml:"auth_file" env:"BERTH_AUTH_FILE"`
+}
+
+// Network configures the default network.
+type Network struct {
+	DefaultNetwork string `toml:"default_network"`
+	DefaultSubnet  string `toml:"default_subnet" env:"BERTH_DEFAULT_SUBNET"`
+}
+
+// Default returns the built-in settings for the user described by env.
+func Default(env paths.Env) Config {
+	d := paths.For(env)
+	return Config{
+		Root:          d.Root,
+		RunRoot:       d.RunRoot,
+		StorageDriver: "overlay",
+		LogLevel:      "warn",
+		Rootless:      d.Rootless,
+		Network:       Network{DefaultNetwork: "berth", DefaultSubnet: "10.123.0.0/24"},
+	}
+}
+
+// Load builds the configuration: defaults, then the system file, then the user file (or
+// only explicit when it is set), then BERTH_* variables from getenv. Flags are applied by the caller.
+func Load(env paths.Env, explicit string, getenv func(string) string) (Config, error) {
+	c := Default(env)
+	d := paths.For(env)
+	files := []string{d.SystemConfig, d.UserConfig}
+	if explicit != "" {
+		files = []string{explicit}
+	}
+	for _, f := range files {
+		if f == "" {
+			continue
+		}
+		err := c.mergeFile(f)
+		if errors.Is(err, fs.ErrNotExist) && explicit == "" {
+			continue
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+	applyEnv(reflect.ValueOf(&c).Elem(), getenv)
+	return c, nil
+}
+
+func (c *Config) mergeFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config %s: %w", path, err)
+	}
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("config %s:%d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	c.Files = append(c.Files, path)
+	return nil
+}
+
+// applyEnv sets every string field tagged `env:"NAME"` whose variable is non-empty.
+func applyEnv(v reflect.Value, getenv func(string) string) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			applyEnv(f, getenv)
+			continue
+		}
+		name := t.Field(i).Tag.Get("env")
+		if name == "" || f.Kind() != reflect.String {
+			continue
+		}
+		if val := strings.TrimSpace(getenv(name)); val != "" {
+			f.SetString(val)
+		}
+	}
+}
