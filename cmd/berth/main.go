@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
@@ -19,7 +20,12 @@ func main() {
 	if reexec.Init() {
 		return
 	}
-	os.Exit(run(os.Args[1:]))
+	args := os.Args[1:]
+	// Invoked as berth-runtime (a symlink), berth is a runc-compatible OCI runtime.
+	if filepath.Base(os.Args[0]) == "berth-runtime" {
+		args = append([]string{"runtime"}, args...)
+	}
+	os.Exit(run(args))
 }
 
 func run(args []string) int {
