@@ -21,4 +21,3 @@ func TestCompletionsCurrent(t *testing.T) {
 		}
 	}
 }
-
