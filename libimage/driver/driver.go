@@ -88,3 +88,13 @@ func readParent(dir string) string {
 	b, _ := os.ReadFile(filepath.Join(dir, "parent"))
 	return strings.TrimSpace(string(b))
 }
+
+// drain reads what the tar reader left after the end-of-archive marker, so a verifying
+// reader underneath sees EOF and can report a digest mismatch before the layer is committed.
+func drain(r io.Reader, err error) error {
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, r)
+	return err
+}

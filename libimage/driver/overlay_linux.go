@@ -167,7 +167,7 @@ func (d *overlay) ApplyLayer(ctx context.Context, id, parent string, r io.Reader
 	err := d.create(id, parent, false, func(diff string) error {
 		var err error
 		n, err = archive.Unpack(ctx, r, diff, &archive.UnpackOptions{Whiteouts: archive.WhiteoutOverlay})
-		return err
+		return drain(r, err)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("apply layer %s: %w", id, err)

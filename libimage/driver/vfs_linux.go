@@ -94,7 +94,7 @@ func (d *vfs) ApplyLayer(ctx context.Context, id, parent string, r io.Reader) (i
 	err := d.create(ctx, id, parent, func(root string) error {
 		var err error
 		n, err = archive.Unpack(ctx, r, root, &archive.UnpackOptions{Whiteouts: archive.WhiteoutApply, SkipDevices: os.Geteuid() != 0})
-		return err
+		return drain(r, err)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("apply layer %s: %w", id, err)
