@@ -1,7 +1,6 @@
 package libimage
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -31,6 +30,15 @@ func (b blobs) open(d v1.Hash) (*os.File, error) {
 		return nil, fmt.Errorf("open blob %s: %w", d, err)
 	}
 	return f, nil
+}
+
+// read returns the whole blob d.
+func (b blobs) read(d v1.Hash) ([]byte, error) {
+	data, err := os.ReadFile(b.path(d))
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s: %w", d, err)
+	}
+	return data, nil
 }
 
 // put stores r under d, verifying the digest (and size when size >= 0).
@@ -129,4 +137,3 @@ func chainID(parent string, diffID v1.Hash) string {
 
 func hexOf(digest string) string { return strings.TrimPrefix(digest, "sha256:") }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

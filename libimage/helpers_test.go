@@ -3,16 +3,8 @@
 package libimage_test
 
 import (
-	"net/http"
-
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-)
-
-type (
-	httpResponseWriter = http.ResponseWriter
-	httpRequest        = http.Request
-	httpHandlerFunc    = http.HandlerFunc
 )
 
 func appendLayer(base v1.Image, l v1.Layer) (v1.Image, error) { return mutate.AppendLayers(base, l) }

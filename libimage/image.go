@@ -1,6 +1,7 @@
 package libimage
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -33,7 +34,7 @@ func (s *Store) V1(img *Image) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := v1.ParseManifest(bytesReader(raw))
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("image %s manifest: %w", img.ID, err)
 	}

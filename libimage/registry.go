@@ -126,8 +126,10 @@ func (s *Store) pullFrom(ctx context.Context, src, want Reference, platform *v1.
 	if err != nil {
 		return nil, registryError("pull", want.String(), err)
 	}
-	if cf, err := img.ConfigFile(); err == nil && opts.Platform != "" && (cf.OS != platform.OS || cf.Architecture != platform.Architecture) {
-		return nil, errdefs.Newf(errdefs.ErrNotFound, "pull %s: no image for platform %s (image is %s/%s)", want, opts.Platform, cf.OS, cf.Architecture)
+	if opts.Platform != "" {
+		if cf, err := img.ConfigFile(); err == nil && (cf.OS != platform.OS || cf.Architecture != platform.Architecture) {
+			return nil, errdefs.Newf(errdefs.ErrNotFound, "pull %s: no image for platform %s (image is %s/%s)", want, opts.Platform, cf.OS, cf.Architecture)
+		}
 	}
 	wo := writeOptions{progress: opts.Progress, digests: []string{want.Repo() + "@" + desc.Digest.String()}}
 	if want.Tag != "" {

@@ -6,6 +6,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -48,8 +51,8 @@ func newStore(t *testing.T) *libimage.Store {
 // countingRegistry serves ggcr's in-memory registry and counts blob GETs.
 func countingRegistry(t *testing.T) (host string, blobGets *atomic.Int64) {
 	var n atomic.Int64
-	reg := registry.New(registry.Logger(nil))
-	srv := httptest.NewServer(httpHandlerFunc(func(w httpResponseWriter, r *httpRequest) {
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == "GET" && strings.Contains(r.URL.Path, "/blobs/") {
 			n.Add(1)
 		}
@@ -82,8 +85,8 @@ func TestPullPushRoundTrip(t *testing.T) {
 	if got.ID != want.String() {
 		t.Errorf("pulled ID %s, want %s", got.ID, want)
 	}
-	if g := blobGets.Load(); g != 8 {
-		t.Errorf("first pull fetched %d blobs, want 8 layers", g)
+	if g := blobGets.Load(); g != 9 {
+		t.Errorf("first pull fetched %d blobs, want 8 layers and the config", g)
 	}
 	// A second pull downloads no layer.
 	blobGets.Store(0)
@@ -143,8 +146,8 @@ func TestSharedLayersFetchedOnce(t *testing.T) {
 	if _, err := s.Pull(ctx, host+"/b:1", nil); err != nil {
 		t.Fatal(err)
 	}
-	if g := blobGets.Load(); g != 1 {
-		t.Errorf("second image sharing 7 of 8 layers fetched %d blobs, want 1", g)
+	if g := blobGets.Load(); g != 2 {
+		t.Errorf("second image sharing 7 of 8 layers fetched %d blobs, want 2 (1 layer and the config)", g)
 	}
 	// Removing one image keeps the shared layers for the other.
 	if _, err := s.Remove(ctx, host+"/b:1", nil); err != nil {

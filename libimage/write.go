@@ -35,13 +35,19 @@ func (s *Store) write(ctx context.Context, img v1.Image, o writeOptions) (*Image
 	if err != nil {
 		return nil, err
 	}
-	rawConfig, err := img.RawConfigFile()
+	m, err := img.Manifest()
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	cfgName, err := img.ConfigName()
+	cfgName := m.Config.Digest
+	rawConfig, err := s.blobs.read(cfgName)
 	if err != nil {
-		return nil, err
+		if rawConfig, err = img.RawConfigFile(); err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+	}
+	if got, _, _ := v1.SHA256(bytes.NewReader(rawConfig)); got != cfgName {
+		return nil, fmt.Errorf("config %s: digest mismatch (got %s)", cfgName, got)
 	}
 	cf, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
 	if err != nil {
