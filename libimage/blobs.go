@@ -136,4 +136,3 @@ func chainID(parent string, diffID v1.Hash) string {
 }
 
 func hexOf(digest string) string { return strings.TrimPrefix(digest, "sha256:") }
-

@@ -97,8 +97,10 @@ func (r Reference) remote(insecure bool) (name.Reference, error) {
 // FamiliarName shortens a stored name the way docker prints it: docker.io/library/busybox:1
 // is busybox:1, docker.io/user/app:1 is user/app:1; other registries stay as they are.
 func FamiliarName(n string) string {
-	n = strings.TrimPrefix(n, "docker.io/")
-	return strings.TrimPrefix(n, "library/")
+	if rest, ok := strings.CutPrefix(n, "docker.io/"); ok {
+		return strings.TrimPrefix(rest, "library/")
+	}
+	return n
 }
 
 // SplitName splits a stored name into repository and tag (or digest), for listings.

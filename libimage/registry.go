@@ -5,12 +5,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -32,13 +32,6 @@ type PushOptions struct {
 	TLSVerify *bool
 }
 
-func init() {
-	// go-containerregistry logs nothing unless asked; route its debug output into logrus.
-	if logrus.IsLevelEnabled(logrus.DebugLevel) {
-		logs.Debug.SetOutput(logrus.StandardLogger().WriterLevel(logrus.DebugLevel))
-	}
-}
-
 // insecure reports whether host is reached without TLS verification.
 func (s *Store) insecure(host string, tlsVerify *bool) bool {
 	if tlsVerify != nil && !*tlsVerify {
@@ -49,7 +42,21 @@ func (s *Store) insecure(host string, tlsVerify *bool) bool {
 			return true
 		}
 	}
-	return false
+	return isLoopback(host)
+}
+
+// isLoopback reports whether host names this machine; like Docker, berth reaches such
+// registries over plain HTTP without asking.
+func isLoopback(host string) bool {
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Store) remoteOptions(ctx context.Context, insecure bool) []remote.Option {

@@ -52,7 +52,8 @@ type Berth struct {
 // NewBerth gives a test its own --root and --runroot under t.TempDir().
 func NewBerth(t testing.TB) *Berth {
 	d := t.TempDir()
-	b := &Berth{t: t, Root: filepath.Join(d, "root"), RunRoot: filepath.Join(d, "run")}
+	b := &Berth{t: t, Root: filepath.Join(d, "root"), RunRoot: filepath.Join(d, "run"),
+		Env: []string{"BERTH_AUTH_FILE=" + filepath.Join(d, "auth.json")}}
 	return b
 }
 

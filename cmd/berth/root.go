@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/image"
 	"github.com/berth-project/berth/cmd/berth/system"
 )
 
@@ -24,5 +25,6 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.SetFlagErrorFunc(cli.FlagError)
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(system.Commands()...)
+	root.AddCommand(image.Commands()...)
 	return root
 }

@@ -19,6 +19,8 @@ type Engine struct {
 	dbOnce sync.Once
 	db     *state.DB
 	dbErr  error
+
+	images imageStore
 }
 
 // New returns an engine for cfg. It opens nothing until an operation needs it, so cheap

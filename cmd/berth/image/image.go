@@ -1,0 +1,31 @@
+// Package image holds the image commands: `berth image ...` and their Docker top-level aliases
+// (`berth images`, `berth pull`, `berth rmi`, ...).
+package image
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/libimage"
+)
+
+// Commands returns the `image` group and the top-level aliases Docker has.
+func Commands() []*cobra.Command {
+	group := &cobra.Command{Use: "image", Short: "Manage images", Args: cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	ls := listCommand("ls")
+	ls.Aliases = []string{"list"}
+	rm := removeCommand("rm")
+	group.AddCommand(ls, rm, pullCommand(), pushCommand(), inspectCommand(), tagCommand(), pruneCommand(),
+		historyCommand(), saveCommand(), loadCommand(), importCommand())
+	return []*cobra.Command{group, listCommand("images"), removeCommand("rmi"), pullCommand(), pushCommand(),
+		tagCommand(), historyCommand(), saveCommand(), loadCommand(), importCommand(), loginCommand(), logoutCommand()}
+}
+
+// store opens the image store of the command's engine.
+func store(cmd *cobra.Command) (*libimage.Store, context.Context, error) {
+	s, err := cli.Engine(cmd).Images(cmd.Context())
+	return s, cmd.Context(), err
+}

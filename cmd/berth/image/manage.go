@@ -1,0 +1,193 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/format"
+	"github.com/berth-project/berth/libimage"
+)
+
+func inspectCommand() *cobra.Command {
+	var f string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Display detailed information on one or more images",
+		Args:  cli.MinimumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, ctx, err := store(cmd)
+			if err != nil {
+				return err
+			}
+			var objs []any
+			var failed error
+			for _, a := range args {
+				img, err := s.Lookup(ctx, a)
+				if err != nil {
+					failed = err
+					continue
+				}
+				objs = append(objs, cli.Engine(cmd).InspectImage(img))
+			}
+			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
+				return err
+			}
+			return failed
+		},
+	}
+	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")
+	return cmd
+}
+
+func tagCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+		Args:  cli.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, ctx, err := store(cmd)
+			if err != nil {
+				return err
+			}
+			return s.Tag(ctx, args[0], args[1])
+		},
+	}
+}
+
+func removeCommand(use string) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove one or more images",
+		Args:  cli.MinimumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+				s, err := e.Images(ctx)
+				if err != nil {
+					return "", err
+				}
+				lines, err := s.Remove(ctx, ref, &libimage.RemoveOptions{Force: force})
+				return strings.Join(lines, "\n"), err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
+	return cmd
+}
+
+func pruneCommand() *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused images",
+		Args:  cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(filters) > 0 {
+				return cli.Invalid("image prune: --filter is not supported yet")
+			}
+			s, ctx, err := store(cmd)
+			if err != nil {
+				return err
+			}
+			lines, err := s.Prune(ctx, all, nil)
+			w := cmd.OutOrStdout()
+			if len(lines) > 0 {
+				fmt.Fprintln(w, "Deleted Images:")
+				fmt.Fprintln(w, strings.Join(lines, "\n"))
+				fmt.Fprintln(w)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "Total reclaimed space: "+reclaimed(lines))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	return cmd
+}
+
+// reclaimed is what prune reports; the store does not measure freed bytes per removal, so it
+// says how many images went.
+func reclaimed(lines []string) string {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Deleted:") {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d image(s)", n)
+}
+
+type historyRow struct {
+	ID           string
+	CreatedSince string
+	CreatedAt    string
+	CreatedBy    string
+	Size         string
+	Comment      string
+}
+
+func historyCommand() *cobra.Command {
+	var quiet, noTrunc, human bool
+	var f string
+	cmd := &cobra.Command{
+		Use:   "history [OPTIONS] IMAGE",
+		Short: "Show the history of an image",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, ctx, err := store(cmd)
+			if err != nil {
+				return err
+			}
+			img, err := s.Lookup(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			hist, err := s.History(ctx, img)
+			if err != nil {
+				return err
+			}
+			var rows []any
+			for _, h := range hist {
+				r := historyRow{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment,
+					CreatedSince: units.HumanDuration(time.Since(h.Created)) + " ago", CreatedAt: h.Created.Format(time.RFC3339)}
+				if h.ID != "" {
+					r.ID = h.ID
+					if !noTrunc {
+						r.ID = img.ShortID()
+					}
+				}
+				if human {
+					r.Size = humanSize(h.Size)
+				} else {
+					r.Size = fmt.Sprint(h.Size)
+				}
+				if !noTrunc && len(r.CreatedBy) > 45 {
+					r.CreatedBy = r.CreatedBy[:44] + "…"
+				}
+				rows = append(rows, r)
+			}
+			return format.List{Format: f, Quiet: "ID", QuietOn: quiet,
+				Default: "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+				Headers: map[string]string{"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedBy": "CREATED BY"},
+			}.Write(cmd.OutOrStdout(), rows)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	fl.BoolVarP(&human, "human", "H", true, "Print sizes and dates in human readable format")
+	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	return cmd
+}

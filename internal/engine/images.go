@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/logs"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sirupsen/logrus"
+
+	"github.com/berth-project/berth/libimage"
+	"github.com/berth-project/berth/libimage/driver"
+)
+
+type imageStore struct {
+	once  sync.Once
+	store *libimage.Store
+	err   error
+}
+
+// Images opens the image store on first use.
+func (e *Engine) Images(ctx context.Context) (*libimage.Store, error) {
+	e.images.once.Do(func() {
+		db, err := e.DB(ctx)
+		if err != nil {
+			e.images.err = err
+			return
+		}
+		drv, err := driver.New(e.Config.StorageDriver, filepath.Join(e.Config.Root, "storage"))
+		if err != nil {
+			e.images.err = err
+			return
+		}
+		s, err := libimage.NewStore(filepath.Join(e.Config.Root, "images"), filepath.Join(e.Config.RunRoot, "locks", "images"), drv, db.Images())
+		if err != nil {
+			e.images.err = err
+			return
+		}
+		s.Registries = libimage.RegistryConfig{
+			Insecure: e.Config.Registries.Insecure,
+			Mirrors:  e.Config.Registries.Mirrors,
+			AuthFile: e.Config.Registries.AuthFile,
+		}
+		if logrus.IsLevelEnabled(logrus.DebugLevel) {
+			logs.Debug.SetOutput(logrus.StandardLogger().WriterLevel(logrus.DebugLevel))
+		}
+		e.images.store = s
+	})
+	return e.images.store, e.images.err
+}
+
+// ImageInspect is `docker image inspect`'s shape.
+type ImageInspect struct {
+	ID            string   `json:"Id"`
+	RepoTags      []string `json:"RepoTags"`
+	RepoDigests   []string `json:"RepoDigests"`
+	Parent        string
+	Comment       string
+	Created       string
+	DockerVersion string
+	Author        string
+	Config        v1.Config
+	Architecture  string
+	Variant       string `json:",omitempty"`
+	Os            string
+	Size          int64
+	GraphDriver   struct {
+		Name string
+		Data map[string]string
+	}
+	RootFS struct {
+		Type   string
+		Layers []string
+	}
+	Metadata struct {
+		LastTagTime string
+	}
+}
+
+// InspectImage describes img as docker does.
+func (e *Engine) InspectImage(img *libimage.Image) ImageInspect {
+	cf := img.Config
+	i := ImageInspect{ID: img.ID, RepoTags: []string{}, RepoDigests: []string{},
+		Created: cf.Created.Time.UTC().Format(time.RFC3339Nano), DockerVersion: cf.DockerVersion, Author: cf.Author,
+		Config: cf.Config, Architecture: cf.Architecture, Variant: cf.Variant, Os: cf.OS, Size: img.Size}
+	for _, n := range img.Names {
+		i.RepoTags = append(i.RepoTags, libimage.FamiliarName(n))
+	}
+	for _, d := range img.Digests {
+		i.RepoDigests = append(i.RepoDigests, libimage.FamiliarName(d))
+	}
+	if len(cf.History) > 0 {
+		i.Comment = cf.History[len(cf.History)-1].Comment
+	}
+	i.GraphDriver.Name = e.Config.StorageDriver
+	i.GraphDriver.Data = map[string]string{}
+	i.RootFS.Type = "layers"
+	for _, d := range cf.RootFS.DiffIDs {
+		i.RootFS.Layers = append(i.RootFS.Layers, d.String())
+	}
+	i.Metadata.LastTagTime = img.Added.UTC().Format(time.RFC3339Nano)
+	return i
+}
