@@ -132,6 +132,9 @@ func (s *Store) Load(ctx context.Context, r io.Reader, progress ProgressFunc) ([
 		if _, err := io.Copy(tmp, r); err != nil {
 			return nil, fmt.Errorf("load: read archive: %w", err)
 		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
 		f = tmp
 	}
 	kind, err := archiveKind(f)

@@ -158,7 +158,6 @@ func (s *Store) applyLayer(ctx context.Context, l v1.Layer, chain, parent string
 	if rec, err := s.meta.Layer(ctx, chain); err != nil {
 		return 0, err
 	} else if rec != nil && s.drv.Exists(hexOf(chain)) {
-		progress.emit(ProgressEvent{Digest: digest.String(), State: "complete"})
 		return rec.Size, nil
 	}
 	lk, err := s.layerLock(ctx, chain)
