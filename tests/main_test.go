@@ -25,6 +25,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	os.Chmod(dir, 0o755) // rootless tests run it as another user
 	berthBin = filepath.Join(dir, "berth")
 	build := exec.Command("go", "build", "-o", berthBin, "../cmd/berth")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr

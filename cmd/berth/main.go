@@ -13,9 +13,12 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/internal/userns"
 )
 
 func main() {
+	// A child entering berth's user namespace waits here for its id maps.
+	userns.Init()
 	// Re-exec modes (container init, helpers) run before cobra sees argv.
 	if reexec.Init() {
 		return

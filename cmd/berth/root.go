@@ -6,7 +6,19 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/image"
 	"github.com/berth-project/berth/cmd/berth/system"
+	"github.com/berth-project/berth/internal/userns"
 )
+
+// noUserNS are the commands a rootless user runs without entering the user namespace.
+var noUserNS = map[string]bool{"version": true, "completion": true, "help": true, "login": true, "logout": true,
+	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true}
+
+func topLevel(cmd *cobra.Command) *cobra.Command {
+	for cmd.HasParent() && cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	return cmd
+}
 
 // newRootCommand builds the whole command tree. Each command group adds its commands here,
 // both under its noun (`berth image ls`) and, where Docker has them, at top level (`berth images`).
@@ -19,7 +31,14 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			cmd.SetContext(cli.WithGlobals(cmd.Context(), g))
-			return g.Setup(cmd.Root().PersistentFlags())
+			if err := g.Setup(cmd.Root().PersistentFlags()); err != nil {
+				return err
+			}
+			// Rootless commands that touch storage run inside the user's namespace.
+			if cli.Engine(cmd).Config.Rootless && !userns.Inside() && !noUserNS[topLevel(cmd).Name()] {
+				return userns.Enter()
+			}
+			return nil
 		},
 	}
 	root.SetFlagErrorFunc(cli.FlagError)

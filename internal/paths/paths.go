@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/berth-project/berth/internal/userns"
 )
 
 // Env is what the defaults are computed from; tests fill it in by hand.
@@ -21,7 +23,7 @@ type Env struct {
 func FromOS() Env {
 	home, _ := os.UserHomeDir()
 	return Env{
-		UID:           os.Geteuid(),
+		UID:           userns.HostUID(), // inside berth's user namespace we are root, but rootless
 		Home:          home,
 		XDGDataHome:   os.Getenv("XDG_DATA_HOME"),
 		XDGRuntimeDir: os.Getenv("XDG_RUNTIME_DIR"),

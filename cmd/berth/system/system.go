@@ -4,18 +4,22 @@ package system
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
 )
 
 // Commands returns the top-level system commands.
 func Commands() []*cobra.Command {
-	return []*cobra.Command{versionCommand(), infoCommand()}
+	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand()}
 }
 
 func versionCommand() *cobra.Command {
@@ -68,5 +72,33 @@ func infoCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output with a Go template or json")
+	return cmd
+}
+
+func unshareCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "unshare [COMMAND [ARG...]]",
+		Short: "Run a command in the rootless user namespace berth uses for storage",
+		Long:  "Run a command in the user namespace where a rootless berth keeps image files with their in-image owners. As root it simply runs the command.",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				sh := os.Getenv("SHELL")
+				if sh == "" {
+					sh = "/bin/sh"
+				}
+				args = []string{sh}
+			}
+			path, err := exec.LookPath(args[0])
+			if err != nil {
+				return errdefs.Newf(errdefs.ErrCommandNotFound, "unshare: %v", err)
+			}
+			if err := syscall.Exec(path, args, os.Environ()); err != nil {
+				return errdefs.Newf(errdefs.ErrCannotInvoke, "unshare: %s: %v", args[0], err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
 	return cmd
 }
