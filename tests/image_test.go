@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -491,5 +493,63 @@ func TestImagePullDiskFull(t *testing.T) {
 	b.Run("pull", ref).WantError(t, 125, "no space left on device")
 	if got := b.Run("images", "-q").WantSuccess(t).Stdout; got != "" {
 		t.Errorf("a pull that hit ENOSPC left images: %q", got)
+	}
+}
+
+func TestImageMirrorAndPlatform(t *testing.T) {
+	RequireRoot(t)
+	reg := fixture.StartRegistry(t)
+	b := NewBerth(t)
+	img := busyboxImage(t)
+	pushFixture(t, reg.Addr+"/library/busybox:mirrored", img)
+	conf := filepath.Join(t.TempDir(), "berth.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("[registries]\nmirrors = { \"docker.io\" = [%q] }\n", reg.Addr)), 0o644)
+	// docker.io is unreachable here: the pull can only succeed through the mirror.
+	r := b.Run("--config", conf, "pull", "busybox:mirrored").WantSuccess(t)
+	if !strings.HasSuffix(r.Stdout, "docker.io/library/busybox:mirrored\n") {
+		t.Errorf("mirror pull output:\n%s", r.Stdout)
+	}
+	if got := b.Run("images", "--format", "{{.Repository}}:{{.Tag}}").Stdout; got != "busybox:mirrored\n" {
+		t.Errorf("images after mirror pull: %q", got)
+	}
+	b.Run("pull", "--platform", "linux/s390x", reg.Addr+"/library/busybox:mirrored").WantError(t, 125, "linux/s390x")
+	b.Run("pull", "--platform", "nonsense", reg.Addr+"/library/busybox:mirrored").WantExit(t, 125)
+	b.Run("pull", "-q", "--platform", "linux/amd64", reg.Addr+"/library/busybox:mirrored").WantSuccess(t)
+}
+
+func TestImageBeforeSinceAndTTYProgress(t *testing.T) {
+	RequireRoot(t)
+	b := NewBerth(t)
+	entries, _ := fixture.BusyboxEntries()
+	rootfs, _ := fixture.TarBytes(entries)
+	for _, n := range []string{"first", "second", "third"} {
+		b.RunStdin(rootfs, "import", "-c", "LABEL n="+n, "-", "localhost/"+n+":1").WantSuccess(t)
+		time.Sleep(10 * time.Millisecond)
+	}
+	list := func(f string) string {
+		return strings.TrimSpace(b.Run("images", "--format", "{{.Repository}}", "--filter", f).WantSuccess(t).Stdout)
+	}
+	if got := list("before=localhost/second:1"); got != "localhost/first" {
+		t.Errorf("before= %q", got)
+	}
+	if got := list("since=localhost/second:1"); got != "localhost/third" {
+		t.Errorf("since= %q", got)
+	}
+	b.Run("images", "--filter", "since=nosuch").WantError(t, 125, "nosuch")
+	b.Run("images", "--filter", "dangling=maybe").WantError(t, 125, "dangling")
+
+	// On a terminal, pull draws per-layer progress lines in place.
+	reg := fixture.StartRegistry(t)
+	ref := reg.Addr + "/tty/busybox:1"
+	pushFixture(t, ref, busyboxImage(t))
+	cmd := b.Cmd("pull", ref)
+	f, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(f)
+	cmd.Wait()
+	if cmd.ProcessState.ExitCode() != 0 || !strings.Contains(string(out), "\x1b[2K") || !strings.Contains(string(out), "Pull complete") {
+		t.Errorf("tty pull (exit %d):\n%q", cmd.ProcessState.ExitCode(), out)
 	}
 }
