@@ -5,12 +5,13 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/image"
+	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
 	"github.com/berth-project/berth/internal/userns"
 )
 
 // noUserNS are the commands a rootless user runs without entering the user namespace.
-var noUserNS = map[string]bool{"version": true, "completion": true, "help": true, "login": true, "logout": true,
+var noUserNS = map[string]bool{"version": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true,
 	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true}
 
 func topLevel(cmd *cobra.Command) *cobra.Command {
@@ -45,5 +46,6 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(system.Commands()...)
 	root.AddCommand(image.Commands()...)
+	root.AddCommand(runtime.Command())
 	return root
 }

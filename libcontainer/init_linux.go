@@ -1,0 +1,286 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/reexec"
+)
+
+// initName is the argv[0] of a container's init process before it execs the user's command.
+const initName = "berth-init"
+
+func init() {
+	reexec.Register(initName, initMain)
+}
+
+// initConfig is what the runtime sends the init process over its sync socket.
+type initConfig struct {
+	Spec    *specs.Spec `json:"spec"`
+	Rootfs  string      `json:"rootfs"`
+	NoPivot bool        `json:"no_pivot"`
+	Fifo    string      `json:"fifo"`
+}
+
+// syncMsg travels on the sync socket between the runtime and init.
+type syncMsg struct {
+	Type string `json:"type"` // "created", "error"
+	Msg  string `json:"msg,omitempty"`
+}
+
+// initMain runs in the container's new namespaces: fd 3 is the sync socket.
+func initMain() {
+	runtime.LockOSThread()
+	sock := os.NewFile(3, "sync")
+	enc := json.NewEncoder(sock)
+	if err := containerInit(sock); err != nil {
+		_ = enc.Encode(syncMsg{Type: "error", Msg: err.Error()})
+		os.Exit(1)
+	}
+}
+
+func containerInit(sock *os.File) error {
+	var cfg initConfig
+	if err := json.NewDecoder(sock).Decode(&cfg); err != nil {
+		return fmt.Errorf("read init config: %w", err)
+	}
+	spec := cfg.Spec
+	proc := spec.Process
+	if proc == nil {
+		return errors.New("process: missing")
+	}
+	lx := spec.Linux
+	if lx == nil {
+		lx = &specs.Linux{}
+	}
+	// Join the namespaces given by path that a Go thread can join (the others are refused by validate).
+	for _, ns := range lx.Namespaces {
+		if ns.Path == "" || ns.Type == specs.UserNamespace || ns.Type == specs.MountNamespace || ns.Type == specs.PIDNamespace {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces %s: %w", ns.Type, err)
+		}
+		err = unix.Setns(fd, 0)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("linux.namespaces %s: join %s: %w", ns.Type, ns.Path, err)
+		}
+	}
+	// Keep a handle on the exec fifo: after pivot_root its path is out of reach.
+	fifo, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if hasNamespace(lx, specs.MountNamespace) {
+		if err := setupRootfs(spec, cfg.Rootfs, cfg.NoPivot); err != nil {
+			return err
+		}
+	} else if err := unix.Chroot(cfg.Rootfs); err != nil {
+		return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+	}
+	if hasNamespace(lx, specs.UTSNamespace) {
+		if spec.Hostname != "" {
+			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+				return fmt.Errorf("hostname: %w", err)
+			}
+		}
+		if spec.Domainname != "" {
+			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+				return fmt.Errorf("domainname: %w", err)
+			}
+		}
+	}
+	for k, v := range lx.Sysctl {
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			return fmt.Errorf("linux.sysctl %s: %w", k, err)
+		}
+	}
+	if err := finishProcess(proc, lx); err != nil {
+		return err
+	}
+	if err := json.NewEncoder(sock).Encode(syncMsg{Type: "created"}); err != nil {
+		return err
+	}
+	sock.Close()
+
+	// Wait for `start`: opening the fifo for writing blocks until it is opened for reading.
+	w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fifo), os.O_WRONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		os.Exit(1)
+	}
+	unix.Close(fifo)
+	path, err := lookPath(proc)
+	if err != nil {
+		fmt.Fprintf(w, "E%s", err)
+		os.Exit(exitCodeFor(err))
+	}
+	if _, err := w.Write([]byte("0")); err != nil {
+		os.Exit(1)
+	}
+	return execProcess(path, proc, lx, w)
+}
+
+// finishProcess applies everything about the process but seccomp: rlimits, OOM score,
+// capabilities, user and groups, no_new_privileges, umask and working directory.
+func finishProcess(proc *specs.Process, lx *specs.Linux) error {
+	for _, r := range proc.Rlimits {
+		res, ok := rlimitNames[r.Type]
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown %q", r.Type)
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			if res == unix.RLIMIT_NOFILE && errors.Is(err, unix.EPERM) {
+				// Some hosts cap nr_open below what engines ask for: keep the current limit.
+				logrus.Debugf("process.rlimits %s %d: %v; keeping the current limit", r.Type, r.Hard, err)
+				continue
+			}
+			return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		}
+	}
+	if proc.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*proc.OOMScoreAdj)), 0o644); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	c, err := specCaps(proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := c.dropBounding(); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	u := proc.User
+	groups := make([]int, 0, len(u.AdditionalGids))
+	for _, g := range u.AdditionalGids {
+		groups = append(groups, int(g))
+	}
+	if err := unix.Setgroups(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	if err := c.apply(); err != nil {
+		return err
+	}
+	if proc.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("no_new_privileges: %w", err)
+		}
+	}
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask))
+	}
+	cwd := proc.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.Chdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	return nil
+}
+
+// execProcess loads seccomp and replaces the process with the user's command.
+func execProcess(path string, proc *specs.Process, lx *specs.Linux, out *os.File) error {
+	if lx.Seccomp != nil {
+		f, err := buildSeccomp(lx.Seccomp)
+		if err != nil {
+			return err
+		}
+		if err := f.Load(); err != nil {
+			return fmt.Errorf("load seccomp: %w", err)
+		}
+	}
+	err := unix.Exec(path, proc.Args, proc.Env)
+	if out != nil {
+		fmt.Fprintf(out, "E%s: %v", proc.Args[0], err)
+	}
+	os.Exit(exitCodeFor(err))
+	return nil
+}
+
+// lookPath resolves args[0] with the process's own PATH, as the command will see it.
+func lookPath(proc *specs.Process) (string, error) {
+	if len(proc.Args) == 0 {
+		return "", errors.New("process.args: empty")
+	}
+	name := proc.Args[0]
+	if strings.Contains(name, "/") {
+		st, err := os.Stat(name)
+		if err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 || unix.Access(name, unix.X_OK) != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, os.ErrPermission)
+		}
+		return name, nil
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range proc.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	var denied error
+	for _, dir := range strings.Split(path, ":") {
+		p := dir + "/" + name
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() {
+			continue
+		}
+		if st.Mode()&0o111 != 0 && unix.Access(p, unix.X_OK) == nil {
+			return p, nil
+		}
+		denied = fmt.Errorf("exec: %q: %w", name, os.ErrPermission)
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
+}
+
+// exitCodeFor maps an exec failure to the shell convention: 127 not found, 126 not runnable.
+func exitCodeFor(err error) int {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		return 127
+	}
+	return 126
+}
+
+func hasNamespace(lx *specs.Linux, t specs.LinuxNamespaceType) bool {
+	for _, ns := range lx.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+var rlimitNames = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_DATA": unix.RLIMIT_DATA,
+	"RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE,
+	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}

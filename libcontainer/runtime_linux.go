@@ -1,0 +1,555 @@
+package libcontainer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/lock"
+	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/libcontainer/cgroups"
+)
+
+// Runtime keeps containers' state under Root, one directory per container.
+type Runtime struct {
+	Root string
+}
+
+// CreateOptions tunes Create.
+type CreateOptions struct {
+	PidFile       string
+	ConsoleSocket string // unix socket to send the pty master to when process.terminal is set
+	NoPivot       bool
+	// Stdio for the container process when it has no terminal; nil means the caller's.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+func (r *Runtime) lock(ctx context.Context, id string) (*lock.Lock, error) {
+	return lock.Acquire(ctx, filepath.Join(r.Root, ".locks", id+".lock"))
+}
+
+// Create sets the container up from bundle and leaves its init waiting for Start.
+func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOptions) (retErr error) {
+	if opts == nil {
+		opts = &CreateOptions{}
+	}
+	if err := validID(id); err != nil {
+		return err
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return err
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if err := validate(spec, rootfs); err != nil {
+		return err
+	}
+	lk, err := r.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	dir := r.dir(id)
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if os.IsExist(err) {
+			return errdefs.Newf(errdefs.ErrExists, "container with id %q already exists", id)
+		}
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	var cg *cgroups.Manager
+	var cmd *exec.Cmd
+	defer func() {
+		if retErr != nil {
+			if cmd != nil && cmd.Process != nil {
+				_ = cmd.Process.Kill()
+				_, _ = cmd.Process.Wait()
+			}
+			if cg != nil {
+				_ = cg.Destroy()
+			}
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	fifo := filepath.Join(dir, "exec.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return fmt.Errorf("create exec fifo: %w", err)
+	}
+	cgPath := spec.Linux.CgroupsPath
+	if cgPath == "" {
+		cgPath = "/berth/" + id
+	} else if !strings.HasPrefix(cgPath, "/") {
+		if strings.Contains(cgPath, ":") {
+			return errdefs.Newf(errdefs.ErrNotSupported, "linux.cgroupsPath %q: systemd cgroup paths are not supported (use the cgroupfs manager)", cgPath)
+		}
+		cgPath = "/" + cgPath
+	}
+	if cg, err = cgroups.New(cgPath); err != nil {
+		return err
+	}
+
+	parentSock, childSock, err := socketPair()
+	if err != nil {
+		return err
+	}
+	defer parentSock.Close()
+	cmd = reexec.Command(initName)
+	cmd.ExtraFiles = []*os.File{childSock}
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags(spec.Linux)}
+	if hasNamespace(spec.Linux, specs.UserNamespace) && nsPath(spec.Linux, specs.UserNamespace) == "" {
+		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
+	var ptyMaster *os.File
+	if spec.Process.Terminal {
+		if opts.ConsoleSocket == "" {
+			return errdefs.Newf(errdefs.ErrInvalid, "process.terminal is set: --console-socket is required")
+		}
+		m, s, err := pty.Open()
+		if err != nil {
+			return fmt.Errorf("allocate pty: %w", err)
+		}
+		ptyMaster = m
+		defer m.Close()
+		defer s.Close()
+		if spec.Process.ConsoleSize != nil {
+			_ = pty.Setsize(m, &pty.Winsize{Rows: uint16(spec.Process.ConsoleSize.Height), Cols: uint16(spec.Process.ConsoleSize.Width)})
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio(opts.Stdin, os.Stdin), stdioW(opts.Stdout, os.Stdout), stdioW(opts.Stderr, os.Stderr)
+	}
+	if err := cmd.Start(); err != nil {
+		childSock.Close()
+		return fmt.Errorf("start container init: %w", err)
+	}
+	childSock.Close()
+	pid := cmd.Process.Pid
+	if err := cg.Apply(pid); err != nil {
+		return err
+	}
+	if err := cg.Set(withDefaultDevices(spec.Linux)); err != nil {
+		return err
+	}
+	st := &State{ID: id, Pid: pid, PidStart: pidStart(pid), Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		CgroupPath: cgPath, Annotations: spec.Annotations, Owner: "", Config: spec}
+	if spec.Hooks != nil {
+		//nolint:staticcheck // prestart is deprecated but still part of the spec
+		if err := runHooks(spec.Hooks.Prestart, st.spec(Creating)); err != nil {
+			return fmt.Errorf("prestart hook: %w", err)
+		}
+		if err := runHooks(spec.Hooks.CreateRuntime, st.spec(Creating)); err != nil {
+			return fmt.Errorf("createRuntime hook: %w", err)
+		}
+	}
+	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, Fifo: fifo}); err != nil {
+		return fmt.Errorf("send init config: %w", err)
+	}
+	var msg syncMsg
+	if err := json.NewDecoder(parentSock).Decode(&msg); err != nil {
+		return fmt.Errorf("container init died during setup: %w", err)
+	}
+	if msg.Type == "error" {
+		return errors.New(msg.Msg)
+	}
+	if ptyMaster != nil {
+		if err := sendConsole(opts.ConsoleSocket, ptyMaster); err != nil {
+			return err
+		}
+	}
+	if err := r.saveState(st); err != nil {
+		return err
+	}
+	if opts.PidFile != "" {
+		if err := writeFileAtomic(opts.PidFile, strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("pid file: %w", err)
+		}
+	}
+	// The init is the caller's child only until we return: it keeps running on its own.
+	_ = cmd.Process.Release()
+	return nil
+}
+
+// Start releases a created container's init to exec the user's command.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	st, err := r.loadState(id)
+	if err != nil {
+		return err
+	}
+	if s := r.status(st); s != Created {
+		return errdefs.Newf(errdefs.ErrInvalid, "cannot start a container that is %s", s)
+	}
+	fifo := filepath.Join(r.dir(id), "exec.fifo")
+	f, err := os.OpenFile(fifo, os.O_RDONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(fifo)
+	if len(data) > 0 && data[0] == 'E' {
+		msg := string(data[1:])
+		kind := errdefs.ErrCannotInvoke
+		if strings.Contains(msg, "not found") || strings.Contains(msg, "no such file") {
+			kind = errdefs.ErrCommandNotFound
+		}
+		return errdefs.Newf(kind, "%s", msg)
+	}
+	if len(data) == 0 {
+		return fmt.Errorf("container %s: init exited before start", id)
+	}
+	st.Started = true
+	if err := r.saveState(st); err != nil {
+		return err
+	}
+	if st.Config.Hooks != nil {
+		if err := runHooks(st.Config.Hooks.Poststart, st.spec(Running)); err != nil {
+			return fmt.Errorf("poststart hook: %w", err)
+		}
+	}
+	return nil
+}
+
+// State returns the runtime-spec state of a container.
+func (r *Runtime) State(id string) (*specs.State, error) {
+	st, err := r.loadState(id)
+	if err != nil {
+		return nil, err
+	}
+	return st.spec(r.status(st)), nil
+}
+
+func (s *State) spec(status string) *specs.State {
+	out := &specs.State{Version: specs.Version, ID: s.ID, Status: specs.ContainerState(status), Bundle: s.Bundle, Annotations: s.Annotations}
+	if status != Stopped {
+		out.Pid = s.Pid
+	}
+	return out
+}
+
+// status derives a container's status from its init process and cgroup.
+func (r *Runtime) status(s *State) string {
+	if s.Pid == 0 || pidStart(s.Pid) != s.PidStart || isZombie(s.Pid) {
+		return Stopped
+	}
+	if cg, err := cgroups.New(s.CgroupPath); err == nil {
+		if frozen, _ := cg.Frozen(); frozen {
+			return Paused
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r.dir(s.ID), "exec.fifo")); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// Kill sends sig to the container's init, or with all to every process in its cgroup.
+func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
+	st, err := r.loadState(id)
+	if err != nil {
+		return err
+	}
+	if r.status(st) == Stopped {
+		return errdefs.Newf(errdefs.ErrInvalid, "container %s is not running", id)
+	}
+	if all {
+		cg, err := cgroups.New(st.CgroupPath)
+		if err != nil {
+			return err
+		}
+		return cg.Kill(sig)
+	}
+	if err := unix.Kill(st.Pid, sig); err != nil {
+		return fmt.Errorf("kill %s: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container (any container with force) and its cgroup.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	st, err := r.loadState(id)
+	if err != nil {
+		return err
+	}
+	lk, err := r.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	status := r.status(st)
+	if status != Stopped && status != Created && !force {
+		return errdefs.Newf(errdefs.ErrInUse, "cannot delete container %s that is %s (use --force)", id, status)
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if status != Stopped {
+		_ = cg.Destroy() // thaws, kills every process
+		_ = unix.Kill(st.Pid, unix.SIGKILL)
+		waitGone(st.Pid, st.PidStart)
+	}
+	if err := cg.Destroy(); err != nil {
+		return err
+	}
+	if st.Config != nil && st.Config.Hooks != nil {
+		_ = runHooks(st.Config.Hooks.Poststop, st.spec(Stopped))
+	}
+	if err := os.RemoveAll(r.dir(id)); err != nil {
+		return fmt.Errorf("remove state of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Pause freezes every process of the container; Resume thaws them.
+func (r *Runtime) Pause(id string) error { return r.freeze(id, true) }
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error { return r.freeze(id, false) }
+
+func (r *Runtime) freeze(id string, on bool) error {
+	st, err := r.loadState(id)
+	if err != nil {
+		return err
+	}
+	s := r.status(st)
+	if on && s != Running {
+		return errdefs.Newf(errdefs.ErrInvalid, "container %s is %s, not running", id, s)
+	}
+	if !on && s != Paused {
+		return errdefs.Newf(errdefs.ErrInvalid, "container %s is %s, not paused", id, s)
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if on {
+		return cg.Freeze()
+	}
+	return cg.Thaw()
+}
+
+// Pids lists the processes of a container.
+func (r *Runtime) Pids(id string) ([]int, error) {
+	st, err := r.loadState(id)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// ListEntry is one container in List.
+type ListEntry struct {
+	State   *specs.State
+	Created time.Time
+	Owner   string
+}
+
+// List returns every container under the root.
+func (r *Runtime) List() ([]ListEntry, error) {
+	ents, err := os.ReadDir(r.Root)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []ListEntry
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		st, err := r.loadState(e.Name())
+		if err != nil {
+			continue // being created or deleted
+		}
+		out = append(out, ListEntry{State: st.spec(r.status(st)), Created: st.Created, Owner: st.Owner})
+	}
+	return out, nil
+}
+
+// Wait blocks until the container's init has exited.
+func (r *Runtime) Wait(id string) error {
+	st, err := r.loadState(id)
+	if err != nil {
+		return err
+	}
+	waitGone(st.Pid, st.PidStart)
+	return nil
+}
+
+func waitGone(pid int, start uint64) {
+	for pidStart(pid) == start && !isZombie(pid) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// pidStart is the start time of pid in clock ticks since boot (field 22 of /proc/PID/stat).
+func pidStart(pid int) uint64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(f[19], 10, 64)
+	return n
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || len(s) < i+3 || s[i+2] == 'Z' || s[i+2] == 'X'
+}
+
+func cloneFlags(lx *specs.Linux) uintptr {
+	var f uintptr
+	for _, ns := range lx.Namespaces {
+		if ns.Path != "" {
+			continue
+		}
+		f |= nsFlags[ns.Type]
+	}
+	return f
+}
+
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+func nsPath(lx *specs.Linux, t specs.LinuxNamespaceType) string {
+	for _, ns := range lx.Namespaces {
+		if ns.Type == t {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, 0, len(m))
+	for _, x := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)})
+	}
+	return out
+}
+
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// sendConsole hands the pty master to the engine over its console socket (SCM_RIGHTS).
+func sendConsole(path string, master *os.File) error {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return fmt.Errorf("console socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	uc := conn.(*net.UnixConn)
+	rights := unix.UnixRights(int(master.Fd()))
+	if _, _, err := uc.WriteMsgUnix([]byte(master.Name()), rights, nil); err != nil {
+		return fmt.Errorf("send console: %w", err)
+	}
+	return nil
+}
+
+func stdio(r io.Reader, def *os.File) io.Reader {
+	if r != nil {
+		return r
+	}
+	return def
+}
+
+func stdioW(w io.Writer, def *os.File) io.Writer {
+	if w != nil {
+		return w
+	}
+	return def
+}
+
+func writeFileAtomic(path, data string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// withDefaultDevices adds the devices every container may use (and those the spec creates)
+// to the spec's device cgroup rules, as runc does.
+func withDefaultDevices(lx *specs.Linux) *specs.LinuxResources {
+	r := &specs.LinuxResources{}
+	if lx.Resources != nil {
+		c := *lx.Resources
+		r = &c
+	}
+	if len(r.Devices) == 0 {
+		return r
+	}
+	num := func(n int64) *int64 { return &n }
+	devs := append([]specs.LinuxDevice{}, defaultDevices...)
+	devs = append(devs, lx.Devices...)
+	rules := append([]specs.LinuxDeviceCgroup{}, r.Devices...)
+	for _, d := range devs {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: num(d.Major), Minor: num(d.Minor), Access: "rwm"})
+	}
+	rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(5), Minor: num(2), Access: "rwm"}, // ptmx
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(136), Minor: num(-1), Access: "rwm"}, // pts
+		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(5), Minor: num(1), Access: "rwm"})    // console
+	r.Devices = rules
+	return r
+}
