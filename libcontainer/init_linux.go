@@ -30,7 +30,6 @@ type initConfig struct {
 	Spec    *specs.Spec `json:"spec"`
 	Rootfs  string      `json:"rootfs"`
 	NoPivot bool        `json:"no_pivot"`
-	Fifo    string      `json:"fifo"`
 }
 
 // syncMsg travels on the sync socket between the runtime and init.
@@ -39,7 +38,8 @@ type syncMsg struct {
 	Msg  string `json:"msg,omitempty"`
 }
 
-// initMain runs in the container's new namespaces: fd 3 is the sync socket.
+// initMain runs in the container's new namespaces: fd 3 is the sync socket, fd 4 an O_PATH
+// handle on the exec fifo.
 func initMain() {
 	runtime.LockOSThread()
 	sock := os.NewFile(3, "sync")
@@ -79,11 +79,8 @@ func containerInit(sock *os.File) error {
 			return fmt.Errorf("linux.namespaces %s: join %s: %w", ns.Type, ns.Path, err)
 		}
 	}
-	// Keep a handle on the exec fifo: after pivot_root its path is out of reach.
-	fifo, err := unix.Open(cfg.Fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
+	const fifo = 4
+	unix.CloseOnExec(fifo)
 	if hasNamespace(lx, specs.MountNamespace) {
 		if err := setupRootfs(spec, cfg.Rootfs, cfg.NoPivot); err != nil {
 			return err

@@ -74,7 +74,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	}
 	defer lk.Release()
 	dir := r.dir(id)
+	// Searchable by a container's namespaced root, which opens its exec fifo here.
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return err
+	}
+	if err := os.Chmod(r.Root, 0o711); err != nil {
 		return err
 	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
@@ -101,6 +105,12 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		return fmt.Errorf("create exec fifo: %w", err)
 	}
+	if uid, gid, ok := rootIDs(spec.Linux); ok {
+		// The container's root must open the fifo from inside its user namespace.
+		if err := os.Chown(fifo, uid, gid); err != nil {
+			return fmt.Errorf("chown exec fifo: %w", err)
+		}
+	}
 	cgPath := spec.Linux.CgroupsPath
 	if cgPath == "" {
 		cgPath = "/berth/" + id
@@ -120,7 +130,14 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	}
 	defer parentSock.Close()
 	cmd = reexec.Command(initName)
-	cmd.ExtraFiles = []*os.File{childSock}
+	// The init reopens the fifo through this O_PATH fd: its path may be out of its reach.
+	fifoFd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	fifoFile := os.NewFile(uintptr(fifoFd), "exec.fifo")
+	defer fifoFile.Close()
+	cmd.ExtraFiles = []*os.File{childSock, fifoFile}
 	cmd.Env = []string{}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags(spec.Linux)}
@@ -128,6 +145,8 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec, so init keeps its capabilities there.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	var ptyMaster *os.File
 	if spec.Process.Terminal {
@@ -172,7 +191,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 			return fmt.Errorf("createRuntime hook: %w", err)
 		}
 	}
-	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, Fifo: fifo}); err != nil {
+	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot}); err != nil {
 		return fmt.Errorf("send init config: %w", err)
 	}
 	var msg syncMsg
@@ -552,4 +571,20 @@ func withDefaultDevices(lx *specs.Linux) *specs.LinuxResources {
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(5), Minor: num(1), Access: "rwm"})    // console
 	r.Devices = rules
 	return r
+}
+
+// rootIDs returns the host uid and gid that a new user namespace maps to its root.
+func rootIDs(lx *specs.Linux) (uid, gid int, ok bool) {
+	if !hasNamespace(lx, specs.UserNamespace) || nsPath(lx, specs.UserNamespace) != "" {
+		return 0, 0, false
+	}
+	host := func(m []specs.LinuxIDMapping) int {
+		for _, x := range m {
+			if x.ContainerID == 0 {
+				return int(x.HostID)
+			}
+		}
+		return 0
+	}
+	return host(lx.UIDMappings), host(lx.GIDMappings), true
 }

@@ -1,0 +1,284 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/libcontainer"
+	"github.com/berth-project/berth/tests/fixture"
+)
+
+// ociRuntime is a runc-compatible command line: berth-runtime or runc.
+type ociRuntime struct {
+	name string
+	argv []string // binary and global flags
+}
+
+func runtimes(t *testing.T) []ociRuntime {
+	RequireRoot(t)
+	rts := []ociRuntime{{"berth", []string{berthBin, "runtime", "--root", t.TempDir()}}}
+	if runc, err := exec.LookPath("runc"); err == nil {
+		rts = append(rts, ociRuntime{"runc", []string{runc, "--root", t.TempDir()}})
+	}
+	return rts
+}
+
+func (r ociRuntime) run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(r.argv[0], append(append([]string{}, r.argv[1:]...), args...)...)
+	// A file, not a pipe: a created container keeps the runtime's stdio open.
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s %v: timed out", r.name, args)
+	}
+	out, _ := os.ReadFile(f.Name())
+	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// bundle writes a busybox bundle whose config is the default spec adjusted by edit.
+func bundle(t *testing.T, edit func(s *specs.Spec)) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755) // reachable by a user namespace's root
+	os.Chmod(dir, 0o755)
+	root := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	data, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Skip("needs busybox-static")
+	}
+	os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755)
+	for _, a := range fixture.Applets {
+		os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	os.WriteFile(filepath.Join(root, "bin/notexec"), []byte("#!/bin/sh\n"), 0o644)
+	s := libcontainer.DefaultSpec()
+	s.Root.Readonly = false
+	s.Process.Terminal = false
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: libcontainer.DefaultCaps, Effective: libcontainer.DefaultCaps, Permitted: libcontainer.DefaultCaps}
+	s.Linux.CgroupsPath = "/berthtest/" + filepath.Base(dir)
+	if edit != nil {
+		edit(s)
+	}
+	b, _ := json.Marshal(s)
+	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	return dir
+}
+
+func sh(script string) func(s *specs.Spec) {
+	return func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", script} }
+}
+
+func containerID(t *testing.T) string {
+	return fmt.Sprintf("t%d", time.Now().UnixNano())
+}
+
+func TestRuntimeIsolation(t *testing.T) {
+	hostNS, _ := os.Readlink("/proc/self/ns/pid")
+	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	cases := []struct {
+		name   string
+		edit   func(s *specs.Spec)
+		want   []string
+		reject []string
+	}{
+		{"namespaces", sh("readlink /proc/self/ns/pid /proc/self/ns/mnt; echo pid=$$; hostname"), []string{"pid=1", "berth"}, []string{hostNS, hostMnt}},
+		{"docker default capabilities", sh("grep CapEff /proc/self/status"), []string{"CapEff:\t00000000a80425fb"}, nil},
+		{"masked and read-only proc", sh("wc -c < /proc/keys; echo x > /proc/sys/kernel/domainname || echo ro-ok"), []string{"0\n", "ro-ok"}, nil},
+		{"rlimits", func(s *specs.Spec) {
+			sh("ulimit -n; ulimit -c")(s)
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1000, Hard: 1000}, {Type: "RLIMIT_CORE", Soft: 0, Hard: 0}}
+		}, []string{"1000\n0\n"}, nil},
+		{"seccomp denies mkdir with EPERM", func(s *specs.Spec) {
+			sh("mkdir /tmp/x 2>&1; echo done")(s)
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchX86_64},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno}}}
+		}, []string{"Operation not permitted", "done"}, nil},
+		{"user and groups", func(s *specs.Spec) {
+			sh("id")(s)
+			s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}
+		}, []string{"uid=1000 gid=1000 groups=10,20"}, nil},
+		{"pids limit stops a fork bomb", func(s *specs.Spec) {
+			sh("for i in $(seq 30); do sleep 3 & done 2>&1 | head -1; echo survived")(s)
+			limit := int64(10)
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+		}, []string{"fork", "survived"}, nil},
+		{"uid maps in a user namespace", func(s *specs.Spec) {
+			sh("cat /proc/self/uid_map")(s)
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, []string{"100000"}, nil},
+	}
+	for _, rt := range runtimes(t) {
+		for _, c := range cases {
+			t.Run(rt.name+"/"+c.name, func(t *testing.T) {
+				b := bundle(t, c.edit)
+				out, code := rt.run(t, "run", "--bundle", b, containerID(t))
+				if code != 0 {
+					t.Fatalf("exit %d:\n%s", code, out)
+				}
+				for _, w := range c.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("output lacks %q:\n%s", w, out)
+					}
+				}
+				for _, r := range c.reject {
+					if r != "" && strings.Contains(out, r) {
+						t.Errorf("output has host value %q:\n%s", r, out)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRuntimeLifecycle(t *testing.T) {
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			marks := filepath.Join(t.TempDir(), "hooks")
+			hook := func(name string) specs.Hook {
+				return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + marks}}
+			}
+			b := bundle(t, func(s *specs.Spec) {
+				s.Process.Args = []string{"sleep", "100"}
+				mem := int64(64 << 20)
+				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &mem}
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")}, Poststart: []specs.Hook{hook("poststart")},
+					Poststop: []specs.Hook{hook("poststop")}}
+			})
+			id := containerID(t)
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			if out, code := rt.run(t, "create", "--bundle", b, "--pid-file", pidFile, id); code != 0 {
+				t.Fatalf("create: %d %s", code, out)
+			}
+			state := func() specs.State {
+				out, code := rt.run(t, "state", id)
+				var st specs.State
+				if code != 0 || json.Unmarshal([]byte(out), &st) != nil {
+					t.Fatalf("state: %d %s", code, out)
+				}
+				return st
+			}
+			if st := state(); st.Status != "created" || st.Pid == 0 {
+				t.Errorf("after create: %+v", st)
+			}
+			if pid, _ := os.ReadFile(pidFile); strings.TrimSpace(string(pid)) != fmt.Sprint(state().Pid) {
+				t.Errorf("pid file %q, state pid %d", pid, state().Pid)
+			}
+			rt.run(t, "start", id)
+			if st := state(); st.Status != "running" {
+				t.Errorf("after start: %s", st.Status)
+			}
+			cg := "/sys/fs/cgroup/memory" + "/berthtest/" + filepath.Base(b) + "/memory.limit_in_bytes"
+			if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
+				cg = "/sys/fs/cgroup/berthtest/" + filepath.Base(b) + "/memory.max"
+			}
+			if got, err := os.ReadFile(cg); err != nil || strings.TrimSpace(string(got)) != "67108864" {
+				t.Errorf("memory limit %s = %q %v", cg, got, err)
+			}
+			if out, code := rt.run(t, "pause", id); code != 0 {
+				t.Fatalf("pause: %s", out)
+			}
+			if st := state(); st.Status != "paused" {
+				t.Errorf("after pause: %s", st.Status)
+			}
+			rt.run(t, "resume", id)
+			if st := state(); st.Status != "running" {
+				t.Errorf("after resume: %s", st.Status)
+			}
+			if out, _ := rt.run(t, "list", "-q"); !strings.Contains(out, id) {
+				t.Errorf("list: %q", out)
+			}
+			if out, code := rt.run(t, "delete", id); code == 0 {
+				t.Errorf("delete of a running container succeeded: %s", out)
+			}
+			rt.run(t, "kill", id, "KILL")
+			for i := 0; i < 200 && state().Status != "stopped"; i++ {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if out, code := rt.run(t, "delete", id); code != 0 {
+				t.Fatalf("delete: %s", out)
+			}
+			if _, err := os.Stat(filepath.Dir(cg)); err == nil {
+				t.Errorf("cgroup %s left behind", filepath.Dir(cg))
+			}
+			got, _ := os.ReadFile(marks)
+			if string(got) != "createRuntime\npoststart\npoststop\n" {
+				t.Errorf("hooks ran as %q", got)
+			}
+			if _, code := rt.run(t, "state", id); code == 0 {
+				t.Error("state of a deleted container succeeded")
+			}
+		})
+	}
+}
+
+func TestRuntimeErrors(t *testing.T) {
+	rt := runtimes(t)[0]
+	root := rt.argv[3]
+	cases := []struct {
+		name string
+		edit func(s *specs.Spec)
+		msg  string
+	}{
+		{"unknown namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, "linux.namespaces"},
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "/nonexistent-rootfs" }, "root.path"},
+		{"relative mount", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "rel", Type: "tmpfs", Source: "tmpfs"})
+		}, "mounts["},
+		{"missing bind source", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/nonexistent", Options: []string{"bind"}})
+		}, "mounts["},
+		{"unknown capability", func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_BOGUS"} }, "CAP_BOGUS"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, code := rt.run(t, "create", "--bundle", bundle(t, c.edit), containerID(t))
+			if code == 0 || !strings.Contains(out, c.msg) || strings.Count(strings.TrimSpace(out), "\n") > 0 {
+				t.Errorf("exit %d, output %q, want one line naming %q", code, out, c.msg)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) > 1 {
+				t.Errorf("state left behind: %v", ents)
+			}
+		})
+	}
+	for cmd, want := range map[string]int{"nosuchcommand": 127, "/bin/notexec": 126} {
+		id := containerID(t)
+		b := bundle(t, func(s *specs.Spec) { s.Process.Args = []string{cmd} })
+		if out, code := rt.run(t, "create", "--bundle", b, id); code != 0 {
+			t.Fatalf("create %s: %s", cmd, out)
+		}
+		out, code := rt.run(t, "start", id)
+		if code != want {
+			t.Errorf("start of %s: exit %d (%q), want %d", cmd, code, out, want)
+		}
+		rt.run(t, "delete", "-f", id)
+	}
+}
