@@ -87,6 +87,8 @@ func containerInit(sock *os.File) error {
 		}
 	} else if err := unix.Chroot(cfg.Rootfs); err != nil {
 		return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+	} else if err := applySysctls(lx.Sysctl); err != nil {
+		return err
 	}
 	if hasNamespace(lx, specs.UTSNamespace) {
 		if spec.Hostname != "" {
@@ -98,12 +100,6 @@ func containerInit(sock *os.File) error {
 			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 				return fmt.Errorf("domainname: %w", err)
 			}
-		}
-	}
-	for k, v := range lx.Sysctl {
-		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
-		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-			return fmt.Errorf("linux.sysctl %s: %w", k, err)
 		}
 	}
 	if err := finishProcess(proc, lx); err != nil {
@@ -157,6 +153,12 @@ func finishProcess(proc *specs.Process, lx *specs.Linux) error {
 	if err != nil {
 		return err
 	}
+	// Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: do it before the drop.
+	if lx.Seccomp != nil && !proc.NoNewPrivileges {
+		if err := loadSeccomp(lx.Seccomp); err != nil {
+			return err
+		}
+	}
 	if err := c.dropBounding(); err != nil {
 		return err
 	}
@@ -198,22 +200,31 @@ func finishProcess(proc *specs.Process, lx *specs.Linux) error {
 	return nil
 }
 
-// execProcess loads seccomp and replaces the process with the user's command.
+// execProcess replaces the process with the user's command, loading seccomp last when
+// no_new_privileges allows it. Failures are reported to `start` through the fifo.
 func execProcess(path string, proc *specs.Process, lx *specs.Linux, out *os.File) error {
-	if lx.Seccomp != nil {
-		f, err := buildSeccomp(lx.Seccomp)
-		if err != nil {
-			return err
-		}
-		if err := f.Load(); err != nil {
-			return fmt.Errorf("load seccomp: %w", err)
-		}
+	err := error(nil)
+	if lx.Seccomp != nil && proc.NoNewPrivileges {
+		err = loadSeccomp(lx.Seccomp)
 	}
-	err := unix.Exec(path, proc.Args, proc.Env)
-	if out != nil {
-		fmt.Fprintf(out, "E%s: %v", proc.Args[0], err)
+	if err == nil {
+		err = unix.Exec(path, proc.Args, proc.Env)
+		err = fmt.Errorf("exec %s: %w", proc.Args[0], err)
 	}
+	fmt.Fprintf(out, "E%v", err)
 	os.Exit(exitCodeFor(err))
+	return nil
+}
+
+func loadSeccomp(s *specs.LinuxSeccomp) error {
+	f, err := buildSeccomp(s)
+	if err != nil {
+		return err
+	}
+	defer f.Release()
+	if err := f.Load(); err != nil {
+		return fmt.Errorf("load seccomp: %w", err)
+	}
 	return nil
 }
 
@@ -280,4 +291,16 @@ var rlimitNames = map[string]int{
 	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE,
 	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
 	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// applySysctls writes the spec's sysctls; with a mount namespace it runs before /proc/sys
+// becomes read-only.
+func applySysctls(sysctls map[string]string) error {
+	for k, v := range sysctls {
+		p := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			return fmt.Errorf("linux.sysctl %s: %w", k, err)
+		}
+	}
+	return nil
 }

@@ -91,6 +91,9 @@ func setupRootfs(spec *specs.Spec, rootfs string, noPivot bool) error {
 		return err
 	}
 	if spec.Linux != nil {
+		if err := applySysctls(spec.Linux.Sysctl); err != nil {
+			return err
+		}
 		for _, p := range spec.Linux.MaskedPaths {
 			if err := maskPath(p); err != nil {
 				return err

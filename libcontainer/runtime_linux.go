@@ -239,8 +239,8 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		return err
 	}
 	_ = os.Remove(fifo)
-	if len(data) > 0 && data[0] == 'E' {
-		msg := string(data[1:])
+	if e := strings.IndexByte(string(data), 'E'); e >= 0 {
+		msg := string(data[e+1:])
 		kind := errdefs.ErrCannotInvoke
 		if strings.Contains(msg, "not found") || strings.Contains(msg, "no such file") {
 			kind = errdefs.ErrCommandNotFound
@@ -587,4 +587,16 @@ func rootIDs(lx *specs.Linux) (uid, gid int, ok bool) {
 		return 0
 	}
 	return host(lx.UIDMappings), host(lx.GIDMappings), true
+}
+
+// Config returns the spec a container was created with.
+func (r *Runtime) Config(id string) (*specs.Spec, error) {
+	st, err := r.loadState(id)
+	if err != nil {
+		return nil, err
+	}
+	if st.Config == nil || st.Config.Process == nil {
+		return nil, fmt.Errorf("container %s: no config in its state", id)
+	}
+	return st.Config, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/reexec"
 	"github.com/berth-project/berth/internal/userns"
+	_ "github.com/berth-project/berth/libcontainer/nsenter" // joins namespaces for exec before Go starts
 )
 
 func main() {

@@ -439,3 +439,16 @@ func write(dir, file, value string) error {
 	}
 	return nil
 }
+
+// Join moves pid into the existing cgroup without creating anything.
+func (m *Manager) Join(pid int) error {
+	for _, d := range m.dirs() {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if err := write(d, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

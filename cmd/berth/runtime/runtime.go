@@ -93,7 +93,7 @@ func newRoot() *cobra.Command {
 	pf.String("criu", "", "ignored")
 	_ = pf.MarkHidden("criu")
 	root.AddCommand(createCommand(rt, false), createCommand(rt, true), startCommand(rt), stateCommand(rt), killCommand(rt),
-		deleteCommand(rt), listCommand(rt), psCommand(rt), pauseCommand(rt, true), pauseCommand(rt, false), specCommand())
+		deleteCommand(rt), listCommand(rt), psCommand(rt), pauseCommand(rt, true), pauseCommand(rt, false), specCommand(), execCommand(rt))
 	return root
 }
 
