@@ -131,11 +131,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 	var msg syncMsg
 	if err := json.NewDecoder(parentSock).Decode(&msg); err == nil && msg.Type == "error" {
 		kill()
-		kind := errdefs.ErrCannotInvoke
-		if strings.Contains(msg.Msg, "not found") || strings.Contains(msg.Msg, "no such file") {
-			kind = errdefs.ErrCommandNotFound
-		}
-		return 0, errdefs.Newf(kind, "%s", msg.Msg)
+		return 0, execError(msg.Msg)
 	}
 	if opts.PidFile != "" {
 		if err := writeFileAtomic(opts.PidFile, strconv.Itoa(pid)); err != nil {

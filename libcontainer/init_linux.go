@@ -105,6 +105,10 @@ func containerInit(sock *os.File) error {
 	if err := finishProcess(proc, lx); err != nil {
 		return err
 	}
+	// Like runc, a command that cannot run fails create, where engines map it to 126 or 127.
+	if _, err := lookPath(proc); err != nil {
+		return err
+	}
 	if err := json.NewEncoder(sock).Encode(syncMsg{Type: "created"}); err != nil {
 		return err
 	}

@@ -199,7 +199,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 		return fmt.Errorf("container init died during setup: %w", err)
 	}
 	if msg.Type == "error" {
-		return errors.New(msg.Msg)
+		return execError(msg.Msg)
 	}
 	if ptyMaster != nil {
 		if err := sendConsole(opts.ConsoleSocket, ptyMaster); err != nil {
@@ -240,12 +240,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	_ = os.Remove(fifo)
 	if e := strings.IndexByte(string(data), 'E'); e >= 0 {
-		msg := string(data[e+1:])
-		kind := errdefs.ErrCannotInvoke
-		if strings.Contains(msg, "not found") || strings.Contains(msg, "no such file") {
-			kind = errdefs.ErrCommandNotFound
-		}
-		return errdefs.Newf(kind, "%s", msg)
+		return execError(string(data[e+1:]))
 	}
 	if len(data) == 0 {
 		return fmt.Errorf("container %s: init exited before start", id)
@@ -599,4 +594,16 @@ func (r *Runtime) Config(id string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("container %s: no config in its state", id)
 	}
 	return st.Config, nil
+}
+
+// execError classifies an init's failure: a command that is missing (exit 127) or cannot be
+// run (126) keeps its kind across the sync channel; anything else is a setup error.
+func execError(msg string) error {
+	switch {
+	case !strings.HasPrefix(msg, "exec"):
+		return errors.New(msg)
+	case strings.Contains(msg, "not found") || strings.Contains(msg, "no such file"):
+		return errdefs.Newf(errdefs.ErrCommandNotFound, "%s", msg)
+	}
+	return errdefs.Newf(errdefs.ErrCannotInvoke, "%s", msg)
 }
