@@ -30,6 +30,8 @@ type initConfig struct {
 	Spec    *specs.Spec `json:"spec"`
 	Rootfs  string      `json:"rootfs"`
 	NoPivot bool        `json:"no_pivot"`
+	ID      string      `json:"id"`
+	Bundle  string      `json:"bundle"`
 }
 
 // syncMsg travels on the sync socket between the runtime and init.
@@ -81,6 +83,14 @@ func containerInit(sock *os.File) error {
 	}
 	const fifo = 4
 	unix.CloseOnExec(fifo)
+	var hooks specs.Hooks
+	if spec.Hooks != nil {
+		hooks = *spec.Hooks
+	}
+	// createContainer hooks run in the container's namespaces, before pivot_root.
+	if err := runHooks(hooks.CreateContainer, initState(&cfg, Created)); err != nil {
+		return fmt.Errorf("createContainer hook: %w", err)
+	}
 	if hasNamespace(lx, specs.MountNamespace) {
 		if err := setupRootfs(spec, cfg.Rootfs, cfg.NoPivot); err != nil {
 			return err
@@ -126,6 +136,10 @@ func containerInit(sock *os.File) error {
 		os.Exit(exitCodeFor(err))
 	}
 	if _, err := w.Write([]byte("0")); err != nil {
+		os.Exit(1)
+	}
+	if err := runHooks(hooks.StartContainer, initState(&cfg, Running)); err != nil {
+		fmt.Fprintf(w, "EstartContainer hook: %v", err)
 		os.Exit(1)
 	}
 	return execProcess(path, proc, lx, w)
@@ -307,4 +321,9 @@ func applySysctls(sysctls map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// initState is the state hooks run by init receive on stdin.
+func initState(cfg *initConfig, status string) *specs.State {
+	return &specs.State{Version: specs.Version, ID: cfg.ID, Bundle: cfg.Bundle, Status: specs.ContainerState(status), Pid: os.Getpid(), Annotations: cfg.Spec.Annotations}
 }

@@ -191,7 +191,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 			return fmt.Errorf("createRuntime hook: %w", err)
 		}
 	}
-	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot}); err != nil {
+	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, ID: id, Bundle: bundle}); err != nil {
 		return fmt.Errorf("send init config: %w", err)
 	}
 	var msg syncMsg

@@ -168,8 +168,9 @@ func TestRuntimeLifecycle(t *testing.T) {
 				s.Process.Args = []string{"sleep", "100"}
 				mem := int64(64 << 20)
 				s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &mem}
-				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")}, Poststart: []specs.Hook{hook("poststart")},
-					Poststop: []specs.Hook{hook("poststop")}}
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")}, CreateContainer: []specs.Hook{hook("createContainer")},
+					StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo startContainer > /tmp/started"}}},
+					Poststart:      []specs.Hook{hook("poststart")}, Poststop: []specs.Hook{hook("poststop")}}
 			})
 			id := containerID(t)
 			pidFile := filepath.Join(t.TempDir(), "pid")
@@ -193,6 +194,20 @@ func TestRuntimeLifecycle(t *testing.T) {
 			rt.run(t, "start", id)
 			if st := state(); st.Status != "running" {
 				t.Errorf("after start: %s", st.Status)
+			}
+			// startContainer ran inside the container, before the command.
+			if got, _ := os.ReadFile(filepath.Join(b, "rootfs/tmp/started")); string(got) != "startContainer\n" {
+				t.Errorf("startContainer hook: %q", got)
+			}
+			// exec joins the container's namespaces and cgroup.
+			if out, code := rt.run(t, "exec", id, "sh", "-c", "echo pid=$$; hostname"); code != 0 || !strings.Contains(out, "berth") || strings.Contains(out, "pid=1\n") {
+				t.Errorf("exec: %d %q", code, out)
+			}
+			if _, code := rt.run(t, "exec", id, "sh", "-c", "exit 3"); code != 3 {
+				t.Errorf("exec exit status %d, want 3", code)
+			}
+			if out, code := rt.run(t, "exec", id, "nosuchcmd"); code == 0 || !strings.Contains(out, "nosuchcmd") {
+				t.Errorf("exec of a missing command: %d %q", code, out)
 			}
 			cg := "/sys/fs/cgroup/memory" + "/berthtest/" + filepath.Base(b) + "/memory.limit_in_bytes"
 			if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
@@ -228,7 +243,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 				t.Errorf("cgroup %s left behind", filepath.Dir(cg))
 			}
 			got, _ := os.ReadFile(marks)
-			if string(got) != "createRuntime\npoststart\npoststop\n" {
+			if string(got) != "createRuntime\ncreateContainer\npoststart\npoststop\n" {
 				t.Errorf("hooks ran as %q", got)
 			}
 			if _, code := rt.run(t, "state", id); code == 0 {
