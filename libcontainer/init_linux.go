@@ -42,9 +42,25 @@ type syncMsg struct {
 
 // initMain runs in the container's new namespaces: fd 3 is the sync socket, fd 4 an O_PATH
 // handle on the exec fifo.
+// envWaitMaps tells a rootless init to wait until newuidmap/newgidmap have written its maps.
+const envWaitMaps = "_BERTH_INIT_WAIT_MAPS"
+
 func initMain() {
 	runtime.LockOSThread()
 	sock := os.NewFile(3, "sync")
+	if os.Getenv(envWaitMaps) != "" {
+		// Our capabilities were computed at exec, before we had a uid in the namespace:
+		// once the maps are written, run ourselves again as the namespace's root.
+		var b [1]byte
+		if _, err := sock.Read(b[:]); err != nil {
+			os.Exit(1)
+		}
+		os.Unsetenv(envWaitMaps)
+		if err := unix.Exec("/proc/self/exe", os.Args, os.Environ()); err != nil {
+			_ = json.NewEncoder(sock).Encode(syncMsg{Type: "error", Msg: "re-exec init: " + err.Error()})
+			os.Exit(1)
+		}
+	}
 	enc := json.NewEncoder(sock)
 	if err := containerInit(sock); err != nil {
 		_ = enc.Encode(syncMsg{Type: "error", Msg: err.Error()})

@@ -17,11 +17,13 @@ import (
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/libcontainer/cgroups"
 )
 
@@ -141,12 +143,21 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	cmd.Env = []string{}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: cloneFlags(spec.Linux)}
+	helperMaps := false
 	if hasNamespace(spec.Linux, specs.UserNamespace) && nsPath(spec.Linux, specs.UserNamespace) == "" {
-		cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		// Become the namespace's root before exec, so init keeps its capabilities there.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		if os.Geteuid() == 0 || selfMapOnly(spec.Linux) {
+			// The kernel takes these maps from us directly.
+			cmd.SysProcAttr.UidMappings = idMaps(spec.Linux.UIDMappings)
+			cmd.SysProcAttr.GidMappings = idMaps(spec.Linux.GIDMappings)
+			cmd.SysProcAttr.GidMappingsEnableSetgroups = os.Geteuid() == 0
+			// Become the namespace's root before exec, so init keeps its capabilities there.
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: os.Geteuid() != 0}
+		} else {
+			// Rootless with subordinate ranges: newuidmap/newgidmap write the maps once the
+			// init is started; it waits for them, then re-executes itself to gain its capabilities.
+			helperMaps = true
+			cmd.Env = append(cmd.Env, envWaitMaps+"=1")
+		}
 	}
 	var ptyMaster *os.File
 	if spec.Process.Terminal {
@@ -174,11 +185,29 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	}
 	childSock.Close()
 	pid := cmd.Process.Pid
-	if err := cg.Apply(pid); err != nil {
-		return err
+	if helperMaps {
+		if err := userns.WriteMap("newuidmap", pid, usernsMaps(spec.Linux.UIDMappings)); err != nil {
+			return fmt.Errorf("linux.uidMappings: %w", err)
+		}
+		if err := userns.WriteMap("newgidmap", pid, usernsMaps(spec.Linux.GIDMappings)); err != nil {
+			return fmt.Errorf("linux.gidMappings: %w", err)
+		}
+		if _, err := parentSock.Write([]byte{'m'}); err != nil {
+			return err
+		}
 	}
-	if err := cg.Set(withDefaultDevices(spec.Linux)); err != nil {
-		return err
+	if err := cg.Apply(pid); err != nil {
+		if os.Geteuid() == 0 || !errors.Is(err, os.ErrPermission) {
+			return err
+		}
+		// Rootless without a delegated cgroup: run without one, as runc does.
+		logrus.Debugf("container %s: no cgroup: %v", id, err)
+		cg = nil
+	}
+	if cg != nil {
+		if err := cg.Set(withDefaultDevices(spec.Linux)); err != nil {
+			return err
+		}
 	}
 	st := &State{ID: id, Pid: pid, PidStart: pidStart(pid), Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
 		CgroupPath: cgPath, Annotations: spec.Annotations, Owner: "", Config: spec}
@@ -606,4 +635,19 @@ func execError(msg string) error {
 		return errdefs.Newf(errdefs.ErrCommandNotFound, "%s", msg)
 	}
 	return errdefs.Newf(errdefs.ErrCannotInvoke, "%s", msg)
+}
+
+// selfMapOnly reports whether the spec maps only the caller's own uid and gid, which an
+// unprivileged process may write itself.
+func selfMapOnly(lx *specs.Linux) bool {
+	return len(lx.UIDMappings) == 1 && len(lx.GIDMappings) == 1 && lx.UIDMappings[0].Size == 1 && lx.GIDMappings[0].Size == 1 &&
+		int(lx.UIDMappings[0].HostID) == os.Geteuid() && int(lx.GIDMappings[0].HostID) == os.Getegid()
+}
+
+func usernsMaps(m []specs.LinuxIDMapping) []userns.IDMap {
+	out := make([]userns.IDMap, 0, len(m))
+	for _, x := range m {
+		out = append(out, userns.IDMap{Container: int(x.ContainerID), Host: int(x.HostID), Size: int(x.Size)})
+	}
+	return out
 }

@@ -193,6 +193,15 @@ func MakeRootless(s *specs.Spec, uid, gid int) {
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(gid), Size: 1}}
 	s.Linux.Resources = nil
 	for i, m := range s.Mounts {
+		if m.Type == "devpts" { // gid 5 is not mapped
+			var opts []string
+			for _, o := range m.Options {
+				if o != "gid=5" {
+					opts = append(opts, o)
+				}
+			}
+			s.Mounts[i].Options = opts
+		}
 		if m.Destination == "/sys" {
 			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
 		}

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/userns"
+	"github.com/berth-project/berth/libcontainer"
 	"github.com/berth-project/berth/tests/fixture"
 )
 
@@ -96,4 +100,39 @@ func mustStat(t *testing.T, p string) owner {
 	u, _ := strconv.Atoi(f[0])
 	g, _ := strconv.Atoi(f[1])
 	return owner{u, g}
+}
+
+func TestRootlessRuntime(t *testing.T) {
+	b := NewRootlessBerth(t)
+	u, _ := user.Lookup(rootlessUser)
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	subU, err := userns.SubIDs("/etc/subuid", rootlessUser, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subG, err := userns.SubIDs("/etc/subgid", rootlessUser, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ranges := range map[string]bool{"own uid only": false, "subordinate ranges": true} {
+		t.Run(name, func(t *testing.T) {
+			dir := bundle(t, func(s *specs.Spec) {
+				libcontainer.MakeRootless(s, uid, gid)
+				s.Process.Args = []string{"sh", "-c", "cat /proc/self/uid_map; id -u"}
+				if ranges {
+					s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 1, HostID: uint32(subU[0].Start), Size: 1000})
+					s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 1, HostID: uint32(subG[0].Start), Size: 1000})
+				}
+			})
+			exec.Command("chown", "-R", u.Uid+":"+u.Gid, dir).Run()
+			r := b.Run("runtime", "--root", filepath.Join(filepath.Dir(b.Root), "rt"), "run", "--bundle", dir, "rl").WantSuccess(t)
+			if f := strings.Fields(r.Stdout); len(f) < 4 || f[0] != "0" || f[1] != strconv.Itoa(uid) || f[len(f)-1] != "0" {
+				t.Errorf("rootless container output:\n%s", r.Stdout)
+			}
+			if ranges && !strings.Contains(r.Stdout, strconv.Itoa(subU[0].Start)) {
+				t.Errorf("subordinate range not mapped:\n%s", r.Stdout)
+			}
+		})
+	}
 }

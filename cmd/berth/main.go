@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/reexec"
 	"github.com/berth-project/berth/internal/userns"
@@ -35,11 +37,16 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	g := &cli.Globals{}
-	root := newRootCommand(g)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	g.Close()
+	var err error
+	if rest, ok := runtimeArgs(args); ok {
+		err = runtime.Run(ctx, rest)
+	} else {
+		g := &cli.Globals{}
+		root := newRootCommand(g)
+		root.SetArgs(args)
+		err = root.ExecuteContext(ctx)
+		g.Close()
+	}
 	if err != nil {
 		if msg := formatError(err); msg != "" {
 			fmt.Fprintln(os.Stderr, msg)
@@ -55,4 +62,23 @@ func formatError(err error) string {
 		return ""
 	}
 	return "Error: " + err.Error()
+}
+
+// runtimeArgs finds `berth [globals] runtime ARGS...` and returns ARGS: the runtime parses
+// runc's flags itself, and berth's globals do not apply to it.
+func runtimeArgs(args []string) ([]string, bool) {
+	withValue := map[string]bool{"--root": true, "--runroot": true, "--storage-driver": true, "--log-level": true, "--config": true, "--runtime": true}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "runtime":
+			return args[i+1:], true
+		case withValue[a]:
+			i++
+		case strings.HasPrefix(a, "--") && withValue[strings.SplitN(a, "=", 2)[0]]:
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }

@@ -152,11 +152,25 @@ func Start(argv []string, env []string) (*exec.Cmd, error) {
 }
 
 func idmap(tool, pid string, id int, sub []Range) error {
-	args := []string{pid, "0", strconv.Itoa(id), "1"}
+	maps := []IDMap{{0, id, 1}}
 	next := 1
 	for _, r := range sub {
-		args = append(args, strconv.Itoa(next), strconv.Itoa(r.Start), strconv.Itoa(r.Count))
+		maps = append(maps, IDMap{next, r.Start, r.Count})
 		next += r.Count
+	}
+	p, _ := strconv.Atoi(pid)
+	return WriteMap(tool, p, maps)
+}
+
+// IDMap maps Size ids from Container inside a user namespace to Host outside.
+type IDMap struct{ Container, Host, Size int }
+
+// WriteMap writes pid's uid map (tool "newuidmap") or gid map ("newgidmap") through the
+// setuid helper, which checks the ranges against /etc/subuid and /etc/subgid.
+func WriteMap(tool string, pid int, maps []IDMap) error {
+	args := []string{strconv.Itoa(pid)}
+	for _, m := range maps {
+		args = append(args, strconv.Itoa(m.Container), strconv.Itoa(m.Host), strconv.Itoa(m.Size))
 	}
 	out, err := exec.Command(tool, args...).CombinedOutput()
 	if err != nil {

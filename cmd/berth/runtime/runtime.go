@@ -4,6 +4,7 @@
 package runtime
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,21 +26,24 @@ import (
 	"github.com/berth-project/berth/libcontainer"
 )
 
-// Command returns `berth runtime`, which hands its arguments to the runc-style command tree.
+// Command returns `berth runtime` for help and completion; main hands `berth [globals]
+// runtime ARGS...` to Run directly, since runc's flags (--root among them) are not berth's.
 func Command() *cobra.Command {
 	return &cobra.Command{
 		Use:                "runtime [runc options] COMMAND",
 		Short:              "Run berth's OCI runtime with runc's command line (also installed as berth-runtime)",
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root := newRoot()
-			root.SetArgs(args)
-			root.SetIn(cmd.InOrStdin())
-			root.SetOut(cmd.OutOrStdout())
-			root.SetErr(cmd.ErrOrStderr())
-			return root.ExecuteContext(cmd.Context())
+			return Run(cmd.Context(), args)
 		},
 	}
+}
+
+// Run executes the runc-style command line args.
+func Run(ctx context.Context, args []string) error {
+	root := newRoot()
+	root.SetArgs(args)
+	return root.ExecuteContext(ctx)
 }
 
 type globals struct {
