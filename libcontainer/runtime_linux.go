@@ -651,3 +651,16 @@ func usernsMaps(m []specs.LinuxIDMapping) []userns.IDMap {
 	}
 	return out
 }
+
+// Stats reads a container's resource usage from its cgroup.
+func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
+	st, err := r.loadState(id)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}

@@ -216,6 +216,12 @@ func TestRuntimeLifecycle(t *testing.T) {
 			if got, err := os.ReadFile(cg); err != nil || strings.TrimSpace(string(got)) != "67108864" {
 				t.Errorf("memory limit %s = %q %v", cg, got, err)
 			}
+			if rt.name == "berth" {
+				st, err := (&libcontainer.Runtime{Root: rt.argv[3]}).Stats(id)
+				if err != nil || st.MemoryUsage == 0 || st.MemoryLimit != 64<<20 || st.PidsCurrent == 0 {
+					t.Errorf("stats: %+v %v", st, err)
+				}
+			}
 			if out, code := rt.run(t, "pause", id); code != 0 {
 				t.Fatalf("pause: %s", out)
 			}

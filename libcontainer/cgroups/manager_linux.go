@@ -452,3 +452,79 @@ func (m *Manager) Join(pid int) error {
 	}
 	return nil
 }
+
+// Stats is a cgroup's resource usage, as `berth stats` shows it.
+type Stats struct {
+	CPUUsageNs               uint64
+	MemoryUsage, MemoryLimit uint64
+	PidsCurrent, PidsLimit   uint64
+	BlkioRead, BlkioWrite    uint64
+}
+
+// Stats reads the cgroup's current usage.
+func (m *Manager) Stats() (*Stats, error) {
+	var s Stats
+	num := func(controller, file string) uint64 {
+		b, err := os.ReadFile(filepath.Join(m.dir(controller), file))
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		return n // "max" reads as 0: no limit
+	}
+	if m.v2 {
+		s.MemoryUsage, s.MemoryLimit = num("", "memory.current"), num("", "memory.max")
+		s.PidsCurrent, s.PidsLimit = num("", "pids.current"), num("", "pids.max")
+		kv := readKV(filepath.Join(m.dir(""), "cpu.stat"))
+		s.CPUUsageNs = kv["usage_usec"] * 1000
+		if b, err := os.ReadFile(filepath.Join(m.dir(""), "io.stat")); err == nil {
+			for _, f := range strings.Fields(string(b)) {
+				k, v, _ := strings.Cut(f, "=")
+				n, _ := strconv.ParseUint(v, 10, 64)
+				switch k {
+				case "rbytes":
+					s.BlkioRead += n
+				case "wbytes":
+					s.BlkioWrite += n
+				}
+			}
+		}
+	} else {
+		s.MemoryUsage, s.MemoryLimit = num("memory", "memory.usage_in_bytes"), num("memory", "memory.limit_in_bytes")
+		s.PidsCurrent, s.PidsLimit = num("pids", "pids.current"), num("pids", "pids.max")
+		s.CPUUsageNs = num("cpuacct", "cpuacct.usage")
+		if b, err := os.ReadFile(filepath.Join(m.dir("blkio"), "blkio.throttle.io_service_bytes")); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(line)
+				if len(f) != 3 {
+					continue
+				}
+				n, _ := strconv.ParseUint(f[2], 10, 64)
+				switch f[1] {
+				case "Read":
+					s.BlkioRead += n
+				case "Write":
+					s.BlkioWrite += n
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(m.dir("memory")); err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", m.path, err)
+	}
+	return &s, nil
+}
+
+func readKV(path string) map[string]uint64 {
+	out := map[string]uint64{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok {
+			out[k], _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	return out
+}
