@@ -384,7 +384,7 @@ func (r *Runtime) Pause(id string) error { return r.freeze(id, true) }
 func (r *Runtime) Resume(id string) error { return r.freeze(id, false) }
 
 func (r *Runtime) freeze(id string, on bool) error {
-	st, err := r.loadState(id)
+	st, cg, err := r.loadWithCgroup(id)
 	if err != nil {
 		return err
 	}
@@ -395,10 +395,6 @@ func (r *Runtime) freeze(id string, on bool) error {
 	if !on && s != Paused {
 		return errdefs.Newf(errdefs.ErrInvalid, "container %s is %s, not paused", id, s)
 	}
-	cg, err := cgroups.New(st.CgroupPath)
-	if err != nil {
-		return err
-	}
 	if on {
 		return cg.Freeze()
 	}
@@ -407,11 +403,7 @@ func (r *Runtime) freeze(id string, on bool) error {
 
 // Pids lists the processes of a container.
 func (r *Runtime) Pids(id string) ([]int, error) {
-	st, err := r.loadState(id)
-	if err != nil {
-		return nil, err
-	}
-	cg, err := cgroups.New(st.CgroupPath)
+	_, cg, err := r.loadWithCgroup(id)
 	if err != nil {
 		return nil, err
 	}
@@ -654,13 +646,22 @@ func usernsMaps(m []specs.LinuxIDMapping) []userns.IDMap {
 
 // Stats reads a container's resource usage from its cgroup.
 func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
-	st, err := r.loadState(id)
-	if err != nil {
-		return nil, err
-	}
-	cg, err := cgroups.New(st.CgroupPath)
+	_, cg, err := r.loadWithCgroup(id)
 	if err != nil {
 		return nil, err
 	}
 	return cg.Stats()
+}
+
+// loadWithCgroup loads a container's state and its cgroup manager.
+func (r *Runtime) loadWithCgroup(id string) (*State, *cgroups.Manager, error) {
+	st, err := r.loadState(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cg, err := cgroups.New(st.CgroupPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, cg, nil
 }

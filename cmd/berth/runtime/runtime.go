@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -168,27 +169,12 @@ func createCommand(rt *libcontainer.Runtime, run bool) *cobra.Command {
 // released, polls until it is gone), forwarding signals to it; it returns its exit code.
 func waitChild(pid int) int {
 	sigs := make(chan os.Signal, 8)
-	signalNotify(sigs)
-	defer signalStop(sigs)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
 	done := make(chan int, 1)
 	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				done <- 0
-				return
-			}
-			break
-		}
-		if ws.Signaled() {
-			done <- 128 + int(ws.Signal())
-			return
-		}
-		done <- ws.ExitStatus()
+		code, _ := libcontainer.WaitPid(pid)
+		done <- code
 	}()
 	for {
 		select {
