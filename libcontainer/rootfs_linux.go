@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,15 +78,21 @@ func setupRootfs(spec *specs.Spec, rootfs string, noPivot bool) error {
 	if err := os.Chdir(rootfs); err != nil {
 		return err
 	}
-	if noPivot {
+	pivotErr := errors.New("--no-pivot")
+	if !noPivot {
+		pivotErr = pivotRoot(rootfs)
+	}
+	// Where pivot_root is impossible (a ramfs root, --no-pivot), move the rootfs over / and chroot.
+	if pivotErr != nil {
+		if !noPivot && !errors.Is(pivotErr, unix.EINVAL) {
+			return pivotErr
+		}
 		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
 			return fmt.Errorf("move rootfs: %w", err)
 		}
 		if err := unix.Chroot("."); err != nil {
 			return fmt.Errorf("chroot: %w", err)
 		}
-	} else if err := pivotRoot(rootfs); err != nil {
-		return err
 	}
 	if err := os.Chdir("/"); err != nil {
 		return err
