@@ -154,6 +154,9 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	if !m.v2 {
 		return m.setDevicesV1(r.Devices)
 	}
+	if len(r.Devices) > 0 {
+		return attachDeviceFilter(m.dir(""), r.Devices)
+	}
 	return nil
 }
 
