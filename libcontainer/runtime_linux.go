@@ -91,11 +91,13 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	}
 	var cg *cgroups.Manager
 	var cmd *exec.Cmd
+	initPid := 0
 	defer func() {
 		if retErr != nil {
-			if cmd != nil && cmd.Process != nil {
-				_ = cmd.Process.Kill()
-				_, _ = cmd.Process.Wait()
+			if initPid > 0 {
+				_ = unix.Kill(initPid, unix.SIGKILL)
+				var ws unix.WaitStatus
+				_, _ = unix.Wait4(initPid, &ws, 0, nil)
 			}
 			if cg != nil {
 				_ = cg.Destroy()
@@ -179,12 +181,47 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio(opts.Stdin, os.Stdin), stdioW(opts.Stdout, os.Stdout), stdioW(opts.Stderr, os.Stderr)
 	}
+	var pidR *os.File
+	if joinsByConstructor(spec.Linux) {
+		// A user, mount or pid namespace given by path can only be joined before the Go runtime
+		// starts: the nsenter constructor joins every path, creates the new namespaces, and forks
+		// the init into them. We become a subreaper so the init stays our descendant to wait for.
+		var paths []string
+		for _, ns := range spec.Linux.Namespaces {
+			if ns.Path != "" {
+				paths = append(paths, procNSName[ns.Type]+"="+ns.Path)
+			}
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		defer w.Close()
+		pidR = r
+		cmd.ExtraFiles = append(cmd.ExtraFiles, w) // fd 5
+		cmd.Env = append(cmd.Env, "_BERTH_NSENTER_PATHS="+strings.Join(paths, ";"),
+			"_BERTH_NSENTER_UNSHARE="+strconv.FormatUint(uint64(cmd.SysProcAttr.Cloneflags), 10), "_BERTH_NSENTER_PIDFD=5")
+		cmd.SysProcAttr.Cloneflags = 0
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("become subreaper: %w", err)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		childSock.Close()
 		return fmt.Errorf("start container init: %w", err)
 	}
 	childSock.Close()
-	pid := cmd.Process.Pid
+	initPid = cmd.Process.Pid
+	if pidR != nil {
+		cmd.ExtraFiles[len(cmd.ExtraFiles)-1].Close()
+		_ = cmd.Wait() // the intermediate exits once the init is forked
+		initPid = 0
+		if _, err := fmt.Fscan(pidR, &initPid); err != nil {
+			return fmt.Errorf("start container init: joining namespaces failed")
+		}
+	}
+	pid := initPid
 	if helperMaps {
 		if err := userns.WriteMap("newuidmap", pid, usernsMaps(spec.Linux.UIDMappings)); err != nil {
 			return fmt.Errorf("linux.uidMappings: %w", err)
@@ -244,7 +281,9 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 		}
 	}
 	// The init is the caller's child only until we return: it keeps running on its own.
-	_ = cmd.Process.Release()
+	if pidR == nil {
+		_ = cmd.Process.Release()
+	}
 	return nil
 }
 
@@ -664,4 +703,15 @@ func (r *Runtime) loadWithCgroup(id string) (*State, *cgroups.Manager, error) {
 		return nil, nil, err
 	}
 	return st, cg, nil
+}
+
+// joinsByConstructor reports whether the spec joins a namespace that a Go process cannot
+// enter (user, mount or pid), which needs the nsenter constructor.
+func joinsByConstructor(lx *specs.Linux) bool {
+	return nsPath(lx, specs.UserNamespace) != "" || nsPath(lx, specs.MountNamespace) != "" || nsPath(lx, specs.PIDNamespace) != ""
+}
+
+var procNSName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt", specs.IPCNamespace: "ipc",
+	specs.UTSNamespace: "uts", specs.UserNamespace: "user", specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }

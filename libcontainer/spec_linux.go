@@ -72,15 +72,15 @@ func validate(s *specs.Spec, rootfs string) error {
 		}
 		seen[ns.Type] = true
 		if ns.Path != "" {
-			if ns.Type == specs.UserNamespace || ns.Type == specs.MountNamespace || ns.Type == specs.PIDNamespace {
-				return errdefs.Newf(errdefs.ErrNotSupported, "linux.namespaces[%d]: joining an existing %s namespace at create is not supported", i, ns.Type)
-			}
 			if _, err := os.Stat(ns.Path); err != nil {
 				return invalid("linux.namespaces[%d]: %s path: %v", i, ns.Type, err)
 			}
 		}
 	}
-	if seen[specs.UserNamespace] && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
+	if joinsByConstructor(s.Linux) && hasNamespace(s.Linux, specs.UserNamespace) && nsPath(s.Linux, specs.UserNamespace) == "" {
+		return errdefs.Newf(errdefs.ErrNotSupported, "linux.namespaces: a new user namespace with a joined mount or pid namespace is not supported")
+	}
+	if seen[specs.UserNamespace] && nsPath(s.Linux, specs.UserNamespace) == "" && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		return invalid("linux.uidMappings: a user namespace needs uid and gid mappings")
 	}
 	for i, m := range s.Mounts {

@@ -303,3 +303,31 @@ func TestRuntimeErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRuntimeJoinsPidNamespace(t *testing.T) {
+	for _, rt := range runtimes(t) {
+		t.Run(rt.name, func(t *testing.T) {
+			a := bundle(t, func(s *specs.Spec) { s.Process.Args = []string{"sleep", "100"} })
+			ida := containerID(t)
+			if out, code := rt.run(t, "run", "-d", "--bundle", a, ida); code != 0 {
+				t.Fatalf("run -d: %s", out)
+			}
+			defer rt.run(t, "delete", "-f", ida)
+			out, _ := rt.run(t, "state", ida)
+			var st specs.State
+			json.Unmarshal([]byte(out), &st)
+			b := bundle(t, func(s *specs.Spec) {
+				s.Process.Args = []string{"sh", "-c", "ps -o pid,comm"}
+				for i, ns := range s.Linux.Namespaces {
+					if ns.Type == specs.PIDNamespace {
+						s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", st.Pid)
+					}
+				}
+			})
+			out, code := rt.run(t, "run", "--bundle", b, containerID(t))
+			if code != 0 || !strings.Contains(out, "1 sleep") {
+				t.Errorf("container in another's pid namespace: exit %d\n%s", code, out)
+			}
+		})
+	}
+}
