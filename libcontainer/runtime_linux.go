@@ -200,7 +200,12 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 		defer w.Close()
 		pidR = r
 		cmd.ExtraFiles = append(cmd.ExtraFiles, w) // fd 5
-		cmd.Env = append(cmd.Env, "_BERTH_NSENTER_PATHS="+strings.Join(paths, ";"),
+		var offsets []string
+		for clock, o := range spec.Linux.TimeOffsets {
+			offsets = append(offsets, fmt.Sprintf("%s %d %d", clock, o.Secs, o.Nanosecs))
+		}
+		cmd.Env = append(cmd.Env, "_BERTH_NSENTER_TIMEOFFSETS="+strings.Join(offsets, "\n"),
+			"_BERTH_NSENTER_PATHS="+strings.Join(paths, ";"),
 			"_BERTH_NSENTER_UNSHARE="+strconv.FormatUint(uint64(cmd.SysProcAttr.Cloneflags), 10), "_BERTH_NSENTER_PIDFD=5")
 		cmd.SysProcAttr.Cloneflags = 0
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -705,10 +710,12 @@ func (r *Runtime) loadWithCgroup(id string) (*State, *cgroups.Manager, error) {
 	return st, cg, nil
 }
 
-// joinsByConstructor reports whether the spec joins a namespace that a Go process cannot
-// enter (user, mount or pid), which needs the nsenter constructor.
+// joinsByConstructor reports whether the namespaces need the nsenter constructor: joining a
+// user, mount or pid namespace, which a Go process cannot enter, or setting time offsets,
+// which must happen between unshare and the first process entering.
 func joinsByConstructor(lx *specs.Linux) bool {
-	return nsPath(lx, specs.UserNamespace) != "" || nsPath(lx, specs.MountNamespace) != "" || nsPath(lx, specs.PIDNamespace) != ""
+	return nsPath(lx, specs.UserNamespace) != "" || nsPath(lx, specs.MountNamespace) != "" || nsPath(lx, specs.PIDNamespace) != "" ||
+		len(lx.TimeOffsets) > 0
 }
 
 var procNSName = map[specs.LinuxNamespaceType]string{

@@ -78,7 +78,10 @@ func validate(s *specs.Spec, rootfs string) error {
 		}
 	}
 	if joinsByConstructor(s.Linux) && hasNamespace(s.Linux, specs.UserNamespace) && nsPath(s.Linux, specs.UserNamespace) == "" {
-		return errdefs.Newf(errdefs.ErrNotSupported, "linux.namespaces: a new user namespace with a joined mount or pid namespace is not supported")
+		return errdefs.Newf(errdefs.ErrNotSupported, "linux.namespaces: a new user namespace together with a joined mount or pid namespace or time offsets is not supported")
+	}
+	if len(s.Linux.TimeOffsets) > 0 && (!seen[specs.TimeNamespace] || nsPath(s.Linux, specs.TimeNamespace) != "") {
+		return invalid("linux.timeOffsets: needs a new time namespace")
 	}
 	if seen[specs.UserNamespace] && nsPath(s.Linux, specs.UserNamespace) == "" && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		return invalid("linux.uidMappings: a user namespace needs uid and gid mappings")

@@ -331,3 +331,21 @@ func TestRuntimeJoinsPidNamespace(t *testing.T) {
 		})
 	}
 }
+
+func TestRuntimeTimeNamespaceOffsets(t *testing.T) {
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("no time namespaces on this kernel")
+	}
+	rt := runtimes(t)[0]
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"cat", "/proc/uptime"}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 86400 * 365}}
+	})
+	out, code := rt.run(t, "run", "--bundle", b, containerID(t))
+	var up float64
+	fmt.Sscan(out, &up)
+	if code != 0 || up < 86400*365 {
+		t.Errorf("uptime in a time namespace a year ahead: exit %d %q", code, out)
+	}
+}

@@ -6,6 +6,7 @@
 //   _BERTH_NSENTER_NS=user,ipc,...  which of them (user first, mnt last)
 //   _BERTH_NSENTER_PATHS=pid=/p;...  or namespaces by path (a container's create)
 //   _BERTH_NSENTER_UNSHARE=<flags>  namespaces to create after joining (CLONE_NEW* flags)
+//   _BERTH_NSENTER_TIMEOFFSETS=...  lines for /proc/self/timens_offsets ("monotonic 5 0")
 //   _BERTH_NSENTER_PIDFD=<fd>       where to write the pid of the process that goes on
 // After joining, it forks so that the child is inside the pid namespace; the parent writes the
 // child's pid and exits, and the child continues into Go.
@@ -82,6 +83,15 @@ __attribute__((constructor)) static void berth_nsenter(void) {
 	// Namespaces the container gets of its own are made now, inside the joined user namespace.
 	if (newns && atoi(newns) && unshare(atoi(newns)) < 0)
 		die("unshare", newns);
+	// Clock offsets of a new time namespace must be set before any process enters it.
+	const char *offsets = getenv("_BERTH_NSENTER_TIMEOFFSETS");
+	if (offsets && *offsets) {
+		int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, offsets, strlen(offsets)) < 0)
+			die("write", "/proc/self/timens_offsets");
+		close(fd);
+	}
+	unsetenv("_BERTH_NSENTER_TIMEOFFSETS");
 	int out = atoi(pidfd);
 	unsetenv("_BERTH_NSENTER_PID");
 	unsetenv("_BERTH_NSENTER_NS");
