@@ -83,6 +83,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	if err := os.Chmod(r.Root, 0o711); err != nil {
 		return err
 	}
+	// A directory without state.json is what a create killed midway leaves; we hold the id's lock,
+	// so its creator is gone and it can go.
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); os.IsNotExist(err) {
+		_ = os.RemoveAll(dir)
+	}
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if os.IsExist(err) {
 			return errdefs.Newf(errdefs.ErrExists, "container with id %q already exists", id)
@@ -388,6 +393,12 @@ func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
 // Delete removes a stopped container (any container with force) and its cgroup.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	st, err := r.loadState(id)
+	if errors.Is(err, errdefs.ErrNotFound) && validID(id) == nil {
+		// Remains of a create killed before it wrote its state.
+		if _, serr := os.Stat(r.dir(id)); serr == nil {
+			return os.RemoveAll(r.dir(id))
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -349,3 +349,39 @@ func TestRuntimeTimeNamespaceOffsets(t *testing.T) {
 		t.Errorf("uptime in a time namespace a year ahead: exit %d %q", code, out)
 	}
 }
+
+func TestRuntimeCreateKilledMidway(t *testing.T) {
+	rt := runtimes(t)[0]
+	root := rt.argv[3]
+	b := bundle(t, func(s *specs.Spec) { s.Process.Args = []string{"true"} })
+	// What a create killed before writing its state leaves: a directory with only the fifo.
+	id := containerID(t)
+	os.MkdirAll(filepath.Join(root, id), 0o711)
+	os.WriteFile(filepath.Join(root, id, "exec.fifo"), nil, 0o600)
+	if out, code := rt.run(t, "list", "-q"); code != 0 || strings.Contains(out, id) {
+		t.Errorf("list shows a half-created container: %q", out)
+	}
+	if out, code := rt.run(t, "run", "--bundle", b, id); code != 0 {
+		t.Errorf("re-creating over the remains: %s", out)
+	}
+	os.MkdirAll(filepath.Join(root, id), 0o711)
+	if out, code := rt.run(t, "delete", "-f", id); code != 0 {
+		t.Errorf("delete -f of the remains: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(root, id)); err == nil {
+		t.Error("remains not removed")
+	}
+	// And with real kills: kill -9 create at several moments; every id can then be deleted or reused.
+	for i, delay := range []time.Duration{0, 2, 5, 10, 20} {
+		id := fmt.Sprintf("%s-k%d", containerID(t), i)
+		cmd := exec.Command(rt.argv[0], append(append([]string{}, rt.argv[1:]...), "create", "--bundle", b, id)...)
+		cmd.Start()
+		time.Sleep(delay * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		rt.run(t, "delete", "-f", id)
+		if out, code := rt.run(t, "run", "--bundle", b, id); code != 0 {
+			t.Errorf("run after a create killed at %dms: %s", delay, out)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -253,7 +254,7 @@ func deleteCommand(rt *libcontainer.Runtime) *cobra.Command {
 			var failed error
 			for _, id := range args {
 				err := rt.Delete(cmd.Context(), id, force)
-				if err != nil && !(force && errorsIsNotFound(err)) {
+				if err != nil && !(force && errors.Is(err, errdefs.ErrNotFound)) {
 					failed = err
 				}
 			}
