@@ -33,6 +33,12 @@ func TestMain(m *testing.M) {
 		fmt.Println("building berth:", err)
 		os.Exit(1)
 	}
+	monitor := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "berth-monitor"), "../cmd/berth-monitor")
+	monitor.Stdout, monitor.Stderr = os.Stdout, os.Stderr
+	if err := monitor.Run(); err != nil {
+		fmt.Println("building berth-monitor:", err)
+		os.Exit(1)
+	}
 	// Make bin/berth-runtime style invocations possible too.
 	os.Symlink(berthBin, filepath.Join(dir, "berth-runtime"))
 	code := m.Run()
