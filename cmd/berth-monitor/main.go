@@ -25,9 +25,9 @@ import (
 
 type options struct {
 	id, runtime, runtimeRoot, bundle, logPath, exitFile string
-	logMaxSize                                           int64
-	logMaxFiles                                          int
-	exitCommand                                          []string
+	logMaxSize                                          int64
+	logMaxFiles                                         int
+	exitCommand                                         []string
 }
 
 func main() {
