@@ -7,6 +7,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,7 +83,10 @@ func run(o *options, ready *os.File) error {
 		errW.Close()
 		outW.Close()
 		msg, _ := io.ReadAll(errR) // the runtime's own error: the container never started
-		return fmt.Errorf("%s create: %v: %s", o.runtime, err, strings.TrimSpace(string(msg)))
+		if m := strings.TrimPrefix(strings.TrimSpace(string(msg)), "Error: "); m != "" {
+			return errors.New(m)
+		}
+		return fmt.Errorf("%s create: %w", o.runtime, err)
 	}
 	outW.Close()
 	errW.Close()

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/container"
 	"github.com/berth-project/berth/cmd/berth/image"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
@@ -46,6 +47,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(system.Commands()...)
 	root.AddCommand(image.Commands()...)
+	root.AddCommand(container.Commands()...)
 	root.AddCommand(runtime.Command())
 	return root
 }

@@ -29,6 +29,7 @@ type component struct {
 var components = []component{
 	{"core", coreMigrations},
 	{"images", imageMigrations},
+	{"containers", containerMigrations},
 }
 
 var coreMigrations = []string{

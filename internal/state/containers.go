@@ -1,0 +1,108 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+var containerMigrations = []string{
+	`CREATE TABLE containers (
+		id      TEXT PRIMARY KEY,
+		name    TEXT NOT NULL UNIQUE,
+		created INTEGER NOT NULL,
+		record  TEXT NOT NULL -- JSON of the engine's container record
+	)`,
+}
+
+// Containers stores container records as JSON documents keyed by id and unique name; the
+// engine owns their shape.
+func (d *DB) Containers() ContainerTable { return ContainerTable{d} }
+
+// ContainerTable is the containers table.
+type ContainerTable struct{ d *DB }
+
+// Insert adds a record; a name already taken is ErrExists.
+func (c ContainerTable) Insert(ctx context.Context, id, name string, created int64, rec any) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return c.d.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO containers(id, name, created, record) VALUES(?,?,?,?)`, id, name, created, string(b))
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return errdefs.Newf(errdefs.ErrExists, "the container name %q is already in use", name)
+		}
+		return err
+	})
+}
+
+// Put replaces the record of id.
+func (c ContainerTable) Put(ctx context.Context, id string, rec any) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return c.d.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE containers SET record = ? WHERE id = ?`, string(b), id)
+		return err
+	})
+}
+
+// Get loads the record whose name, id or unique id prefix is ref into rec and returns its id.
+func (c ContainerTable) Get(ctx context.Context, ref string, rec any) (string, error) {
+	rows, err := c.d.db.QueryContext(ctx, `SELECT id, name, record FROM containers WHERE name = ? OR id LIKE ? || '%'
+		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var ids, names, data []string
+	for rows.Next() {
+		var i, n, d string
+		if err := rows.Scan(&i, &n, &d); err != nil {
+			return "", err
+		}
+		ids, names, data = append(ids, i), append(names, n), append(data, d)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	switch {
+	case len(ids) == 0 || ref == "":
+		return "", errdefs.Newf(errdefs.ErrNotFound, "no such container: %s", ref)
+	case len(ids) > 1 && names[0] != ref && ids[0] != ref:
+		return "", errdefs.Newf(errdefs.ErrInvalid, "container id prefix %q is ambiguous", ref)
+	}
+	return ids[0], json.Unmarshal([]byte(data[0]), rec)
+}
+
+// List calls fn with each record's JSON, newest first.
+func (c ContainerTable) List(ctx context.Context, fn func(data []byte) error) error {
+	rows, err := c.d.db.QueryContext(ctx, `SELECT record FROM containers ORDER BY created DESC`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d []byte
+		if err := rows.Scan(&d); err != nil {
+			return err
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Delete removes the record of id; a missing one is not an error.
+func (c ContainerTable) Delete(ctx context.Context, id string) error {
+	return c.d.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM containers WHERE id = ?`, id)
+		return err
+	})
+}
