@@ -12,3 +12,4 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 $berth import --change 'CMD ["sh"]' "$work/rootfs.tar" localhost/busybox-demo:latest
 $berth images
+$berth run --rm localhost/busybox-demo:latest echo "hello from a berth container"
