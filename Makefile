@@ -2,6 +2,8 @@ GO ?= go
 PREFIX ?= /usr/local
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/berth-project/berth/internal/engine.Version=$(VERSION)
+# The monitor is C run before the Go runtime (see cmd/berth-monitor); static, it needs ~1.4 MB RSS.
+MONITOR_LDFLAGS := -s -w -linkmode external -extldflags -static
 
 .PHONY: all berth install deps demo test unit e2e completions bench clean
 
@@ -9,7 +11,7 @@ all: berth
 
 berth:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
-	@[ ! -d cmd/berth-monitor ] || $(GO) build -trimpath -ldflags "-s -w" -o bin/berth-monitor ./cmd/berth-monitor
+	@[ ! -d cmd/berth-monitor ] || $(GO) build -trimpath -ldflags "$(MONITOR_LDFLAGS)" -o bin/berth-monitor ./cmd/berth-monitor
 	ln -sf berth bin/berth-runtime
 
 install: berth

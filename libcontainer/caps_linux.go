@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -108,4 +109,26 @@ func (c *caps) apply() error {
 		}
 	}
 	return nil
+}
+
+// AllCaps lists every capability the kernel headers know, sorted, for --privileged and ALL.
+func AllCaps() []string {
+	out := make([]string, 0, len(capNames))
+	for n, c := range capNames {
+		if c <= lastCap() {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ValidCap says whether name (with or without CAP_) is a known capability.
+func ValidCap(name string) bool {
+	n := strings.ToUpper(name)
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	_, ok := capNames[n]
+	return ok
 }

@@ -92,8 +92,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 		if proc.ConsoleSize != nil {
 			_ = pty.Setsize(m, &pty.Winsize{Rows: uint16(proc.ConsoleSize.Height), Cols: uint16(proc.ConsoleSize.Width)})
 		}
+		// The process itself takes the terminal (prepareExec): a session leader here would be
+		// the intermediate, whose exit would hang up the terminal.
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
-		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = true, true
 		if err := sendConsole(opts.ConsoleSocket, m); err != nil {
 			return 0, err
 		}
@@ -167,6 +168,14 @@ type execRequest struct {
 
 func prepareExec(proc *specs.Process, seccomp *specs.LinuxSeccomp) error {
 	lx := &specs.Linux{Seccomp: seccomp}
+	if proc.Terminal {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("setsid: %w", err)
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			return fmt.Errorf("set controlling terminal: %w", err)
+		}
+	}
 	if err := finishProcess(proc, lx); err != nil {
 		return err
 	}

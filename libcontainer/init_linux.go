@@ -128,6 +128,11 @@ func containerInit(sock *os.File) error {
 			}
 		}
 	}
+	if proc.Terminal {
+		if err := setupConsole(sock, proc); err != nil {
+			return err
+		}
+	}
 	if err := finishProcess(proc, lx); err != nil {
 		return err
 	}
@@ -159,6 +164,49 @@ func containerInit(sock *os.File) error {
 		os.Exit(1)
 	}
 	return execProcess(path, proc, lx, w)
+}
+
+// setupConsole makes the process's terminal from the container's own /dev/ptmx (so that
+// /dev/pts/N names it inside), makes it the controlling terminal of a new session on stdio,
+// and sends the master to the runtime over sock.
+func setupConsole(sock *os.File, proc *specs.Process) error {
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev/ptmx: %w", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("pty number: %w", err)
+	}
+	slavePath := "/dev/pts/" + strconv.Itoa(n)
+	slave, err := os.OpenFile(slavePath, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", slavePath, err)
+	}
+	defer slave.Close()
+	_ = unix.Fchown(int(slave.Fd()), int(proc.User.UID), int(proc.User.GID))
+	if proc.ConsoleSize != nil {
+		_ = unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(proc.ConsoleSize.Height), Col: uint16(proc.ConsoleSize.Width)})
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("set controlling terminal: %w", err)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup2(int(slave.Fd()), fd); err != nil {
+			return fmt.Errorf("dup2 terminal: %w", err)
+		}
+	}
+	if err := unix.Sendmsg(int(sock.Fd()), []byte{'c'}, unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("send terminal: %w", err)
+	}
+	return nil
 }
 
 // finishProcess applies everything about the process but seccomp: rlimits, OOM score,

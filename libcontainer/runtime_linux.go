@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -166,23 +166,11 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 			cmd.Env = append(cmd.Env, envWaitMaps+"=1")
 		}
 	}
-	var ptyMaster *os.File
 	if spec.Process.Terminal {
+		// The init makes the terminal inside the container and sends us its master.
 		if opts.ConsoleSocket == "" {
 			return errdefs.Newf(errdefs.ErrInvalid, "process.terminal is set: --console-socket is required")
 		}
-		m, s, err := pty.Open()
-		if err != nil {
-			return fmt.Errorf("allocate pty: %w", err)
-		}
-		ptyMaster = m
-		defer m.Close()
-		defer s.Close()
-		if spec.Process.ConsoleSize != nil {
-			_ = pty.Setsize(m, &pty.Winsize{Rows: uint16(spec.Process.ConsoleSize.Height), Cols: uint16(spec.Process.ConsoleSize.Width)})
-		}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
-		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio(opts.Stdin, os.Stdin), stdioW(opts.Stdout, os.Stdout), stdioW(opts.Stderr, os.Stderr)
 	}
@@ -270,8 +258,22 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, ID: id, Bundle: bundle}); err != nil {
 		return fmt.Errorf("send init config: %w", err)
 	}
+	var reply io.Reader = parentSock
+	var ptyMaster *os.File
+	if spec.Process.Terminal {
+		first, master, err := recvConsole(parentSock)
+		if err != nil {
+			return fmt.Errorf("container init died during setup: %w", err)
+		}
+		if master == nil { // an error message instead
+			reply = io.MultiReader(bytes.NewReader(first), parentSock)
+		} else {
+			ptyMaster = master
+			defer master.Close()
+		}
+	}
 	var msg syncMsg
-	if err := json.NewDecoder(parentSock).Decode(&msg); err != nil {
+	if err := json.NewDecoder(reply).Decode(&msg); err != nil {
 		return fmt.Errorf("container init died during setup: %w", err)
 	}
 	if msg.Type == "error" {
@@ -580,6 +582,25 @@ func socketPair() (*os.File, *os.File, error) {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// recvConsole reads the init's first message: one byte with the pty master attached, or the
+// first byte of an error report (returned, with a nil file).
+func recvConsole(sock *os.File) ([]byte, *os.File, error) {
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n == 0 {
+		return nil, nil, io.ErrUnexpectedEOF
+	}
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
+		if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {
+			return buf[:n], os.NewFile(uintptr(fds[0]), "/dev/ptmx"), nil
+		}
+	}
+	return buf[:n], nil, nil
 }
 
 // sendConsole hands the pty master to the engine over its console socket (SCM_RIGHTS).

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		fmt.Println("building berth:", err)
 		os.Exit(1)
 	}
-	monitor := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(dir, "berth-monitor"), "../cmd/berth-monitor")
+	monitor := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -linkmode external -extldflags -static", "-o", filepath.Join(dir, "berth-monitor"), "../cmd/berth-monitor")
 	monitor.Stdout, monitor.Stderr = os.Stdout, os.Stderr
 	if err := monitor.Run(); err != nil {
 		fmt.Println("building berth-monitor:", err)

@@ -106,3 +106,18 @@ func (c ContainerTable) Delete(ctx context.Context, id string) error {
 		return err
 	})
 }
+
+// Rename changes the name of id and replaces its record; a name already taken is ErrExists.
+func (c ContainerTable) Rename(ctx context.Context, id, name string, rec any) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return c.d.Update(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE containers SET name = ?, record = ? WHERE id = ?`, name, string(b), id)
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return errdefs.Newf(errdefs.ErrExists, "the container name %q is already in use", name)
+		}
+		return err
+	})
+}

@@ -30,6 +30,7 @@ var components = []component{
 	{"core", coreMigrations},
 	{"images", imageMigrations},
 	{"containers", containerMigrations},
+	{"volumes", volumeMigrations},
 }
 
 var coreMigrations = []string{

@@ -19,6 +19,8 @@ import (
 type TarOptions struct {
 	// ClampTime, if set, caps every mtime at it (SOURCE_DATE_EPOCH), for reproducible layers.
 	ClampTime *time.Time
+	// Prefix, if set, names the tree's top directory: entries are Prefix/..., led by Prefix/ (cp).
+	Prefix string
 }
 
 // tarWriter writes entries in a stable order with hard links detected by inode.
@@ -171,7 +173,18 @@ func walk(ctx context.Context, root, rel string, fn func(abs, rel string, fi os.
 // Tar streams dir as a plain tar (export, cp, import).
 func Tar(ctx context.Context, dir string, w io.Writer, opts *TarOptions) error {
 	t := newTarWriter(w, opts)
-	if err := walk(ctx, dir, "", func(abs, rel string, fi os.FileInfo) error { return t.add(abs, rel, fi) }); err != nil {
+	name := func(rel string) string { return rel }
+	if t.opts.Prefix != "" {
+		fi, err := os.Lstat(dir)
+		if err != nil {
+			return err
+		}
+		if err := t.add(dir, t.opts.Prefix, fi); err != nil {
+			return err
+		}
+		name = func(rel string) string { return t.opts.Prefix + "/" + rel }
+	}
+	if err := walk(ctx, dir, "", func(abs, rel string, fi os.FileInfo) error { return t.add(abs, name(rel), fi) }); err != nil {
 		return fmt.Errorf("tar %s: %w", dir, err)
 	}
 	return t.close()

@@ -1,13 +1,14 @@
-// Package container holds the container commands: `berth container ...` and their Docker
-// top-level forms (`berth run`, `berth ps`, `berth rm`, ...).
+// Package container holds the container and volume commands: `berth container ...`,
+// `berth volume ...` and their Docker top-level forms (`berth run`, `berth ps`, ...).
 package container
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	units "github.com/docker/go-units"
@@ -15,31 +16,40 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
-	rtcli "github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
-	"github.com/berth-project/berth/internal/format"
 )
 
-// Commands returns the `container` group and the top-level forms Docker has.
+// Commands returns the `container` and `volume` groups and the top-level forms Docker has.
 func Commands() []*cobra.Command {
 	group := &cobra.Command{Use: "container", Short: "Manage containers", Args: cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
 	ls := psCommand("ls")
 	ls.Aliases = []string{"list", "ps"}
-	group.AddCommand(createCommand(), startCommand(), runCommand(), ls, rmCommand(), logsCommand(), stopCommand(),
-		killCommand(), waitCommand(), cleanupCommand())
-	return []*cobra.Command{group, createCommand(), startCommand(), runCommand(), psCommand("ps"), rmCommand(),
-		logsCommand(), stopCommand(), killCommand(), waitCommand()}
+	perContainer := func() []*cobra.Command {
+		return []*cobra.Command{createCommand(), startCommand(), runCommand(), rmCommand(), logsCommand(), stopCommand(),
+			killCommand(), waitCommand(), execCommand(), attachCommand(), restartCommand(), pauseCommand(true),
+			pauseCommand(false), renameCommand(), topCommand(), statsCommand(), cpCommand(), diffCommand(),
+			exportCommand(), commitCommand(), portCommand()}
+	}
+	group.AddCommand(perContainer()...)
+	group.AddCommand(ls, inspectCommand("inspect"), pruneCommand(), cleanupCommand())
+	return append(perContainer(), group, psCommand("ps"), inspectCommand("inspect"), volumeCommand())
 }
 
 type createFlags struct {
-	o          engine.CreateOptions
-	env        []string
-	labels     []string
-	entrypoint string
-	memory     string
-	network    string
+	o                                    engine.CreateOptions
+	env, envFiles, labels, volumes       []string
+	mounts, tmpfs, securityOpts, devices []string
+	ulimits, logOpts                     []string
+	entrypoint, memory, cpus, restart    string
+	healthCmd                            string
+	healthInterval, healthTimeout        time.Duration
+	healthStart                          time.Duration
+	healthRetries                        int
+	noHealthcheck                        bool
+	stopTimeout                          int
+	pull, cidfile                        string
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -47,22 +57,76 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.Bool("help", false, "Print usage") // -h is --hostname, as in Docker
 	fs.StringVar(&f.o.Name, "name", "", "Assign a name to the container")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "Read in a file of environment variables")
 	fs.StringVarP(&f.o.Workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVarP(&f.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.BoolVar(&f.o.Rm, "rm", false, "Automatically remove the container when it exits")
+	fs.BoolVarP(&f.o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fs.BoolVarP(&f.o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
 	fs.BoolVar(&f.o.ReadOnly, "read-only", false, "Mount the container's root filesystem as read only")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "Bind mount a volume")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "Attach a filesystem mount to the container")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
 	fs.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
+	fs.StringVar(&f.cpus, "cpus", "", "Number of CPUs")
+	fs.Uint64VarP(&f.o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fs.Int64Var(&f.o.PidsLimit, "pids-limit", 0, "Tune container pids limit (-1 for unlimited)")
+	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options")
+	fs.StringSliceVar(&f.o.CapAdd, "cap-add", nil, "Add Linux capabilities")
+	fs.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
+	fs.BoolVar(&f.o.Privileged, "privileged", false, "Give extended privileges to this container")
+	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security options")
+	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
+	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits")
+	fs.StringVar(&f.o.StopSignal, "stop-signal", "", "Signal to stop the container")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 0, "Timeout (in seconds) to stop a container")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
-	fs.StringVar(&f.network, "network", "none", "Connect a container to a network (only none for now)")
+	fs.StringVar(&f.o.LogDriver, "log-driver", "k8s-file", "Logging driver for the container: k8s-file, json-file or none")
+	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size=, max-file=)")
+	fs.StringVar(&f.healthCmd, "health-cmd", "", "Command to run to check health")
+	fs.DurationVar(&f.healthInterval, "health-interval", 30*time.Second, "Time between running the check")
+	fs.DurationVar(&f.healthTimeout, "health-timeout", 30*time.Second, "Maximum time to allow one check to run")
+	fs.DurationVar(&f.healthStart, "health-start-period", 0, "Start period for the container to initialize before counting retries")
+	fs.IntVar(&f.healthRetries, "health-retries", 3, "Consecutive failures needed to report unhealthy")
+	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
+	fs.StringVar(&f.pull, "pull", "missing", "Pull image before creating (always, missing, never)")
+	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: berth's own by default, or runc/crun by name or path")
+	fs.StringVar(&f.cidfile, "cidfile", "", "Write the container ID to the file")
+	fs.StringVar(&f.o.Network, "network", "none", "Connect a container to a network (only none for now)")
 }
 
-func (f *createFlags) options(args []string) (engine.CreateOptions, error) {
+// options validates the flags into the engine's CreateOptions.
+func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateOptions, error) {
 	o := f.o
 	o.Image, o.Cmd = args[0], args[1:]
-	o.Env = f.env
+	fs := cmd.Flags()
+	for _, file := range f.envFiles {
+		env, err := readEnvFile(file)
+		if err != nil {
+			return o, err
+		}
+		o.Env = append(o.Env, env...)
+	}
+	for _, e := range f.env {
+		if !strings.Contains(e, "=") { // -e NAME takes the value from our environment
+			v, ok := os.LookupEnv(e)
+			if !ok {
+				continue
+			}
+			e += "=" + v
+		}
+		o.Env = append(o.Env, e)
+	}
+	if fs.Changed("entrypoint") {
+		e := []string{}
+		if f.entrypoint != "" {
+			e = []string{f.entrypoint}
+		}
+		o.Entrypoint = &e
+	}
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
 		if err != nil || n <= 0 {
@@ -70,15 +134,202 @@ func (f *createFlags) options(args []string) (engine.CreateOptions, error) {
 		}
 		o.Memory = n
 	}
-	if f.network != "none" {
-		return o, errdefs.Newf(errdefs.ErrNotSupported, "--network %s: only --network none is supported so far", f.network)
+	if f.cpus != "" {
+		n, err := engine.ParseCPUs(f.cpus)
+		if err != nil {
+			return o, err
+		}
+		o.NanoCPUs = n
+	}
+	if o.Network != "none" {
+		return o, errdefs.Newf(errdefs.ErrNotSupported, "--network %s: only --network none is supported so far", o.Network)
 	}
 	o.Labels = map[string]string{}
 	for _, l := range f.labels {
 		k, v, _ := strings.Cut(l, "=")
 		o.Labels[k] = v
 	}
+	for _, v := range f.volumes {
+		m, err := engine.ParseVolume(v)
+		if err != nil {
+			return o, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	for _, v := range f.mounts {
+		m, err := engine.ParseMount(v)
+		if err != nil {
+			return o, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	for _, v := range f.tmpfs {
+		m, err := engine.ParseTmpfs(v)
+		if err != nil {
+			return o, err
+		}
+		o.Mounts = append(o.Mounts, m)
+	}
+	for _, d := range f.devices {
+		dev, err := engine.ParseDevice(d)
+		if err != nil {
+			return o, err
+		}
+		o.Devices = append(o.Devices, dev)
+	}
+	for _, u := range f.ulimits {
+		ul, err := engine.ParseUlimit(u)
+		if err != nil {
+			return o, err
+		}
+		o.Ulimits = append(o.Ulimits, ul)
+	}
+	for _, s := range f.securityOpts {
+		k, v, _ := strings.Cut(strings.Replace(s, ":", "=", 1), "=")
+		switch {
+		case k == "no-new-privileges" && (v == "" || v == "true"):
+			o.NoNewPrivs = true
+		case k == "no-new-privileges" && v == "false":
+		case k == "seccomp" && v == "unconfined":
+			o.Seccomp = "unconfined"
+		case k == "seccomp" && v != "":
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return o, cli.Invalid("opening seccomp profile (%s) failed: %v", v, err)
+			}
+			o.Seccomp = string(b)
+		case k == "label" || k == "apparmor":
+		default:
+			return o, cli.Invalid("invalid --security-opt %q: want no-new-privileges, seccomp=unconfined or seccomp=FILE", s)
+		}
+	}
+	var err error
+	if o.Restart, err = engine.ParseRestart(f.restart); err != nil {
+		return o, err
+	}
+	if o.Restart.Name != "no" && o.Rm {
+		return o, cli.Invalid("conflicting options: cannot specify both --restart and --rm")
+	}
+	if o.StopSignal != "" {
+		if _, err := engine.ParseSignal(o.StopSignal); err != nil {
+			return o, err
+		}
+	}
+	if fs.Changed("stop-timeout") {
+		o.StopTimeout = &f.stopTimeout
+	}
+	switch o.LogDriver {
+	case "k8s-file", "json-file", "none":
+	case "journald":
+		return o, errdefs.Newf(errdefs.ErrNotSupported, "log driver journald is not supported: use k8s-file, json-file or none")
+	default:
+		return o, cli.Invalid("invalid --log-driver %q: want k8s-file, json-file or none", o.LogDriver)
+	}
+	o.LogOpts = map[string]string{}
+	for _, l := range f.logOpts {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || (k != "max-size" && k != "max-file") {
+			return o, cli.Invalid("invalid --log-opt %q: want max-size=SIZE or max-file=N", l)
+		}
+		if k == "max-size" {
+			if _, err := units.RAMInBytes(v); err != nil {
+				return o, cli.Invalid("invalid --log-opt %q: bad size", l)
+			}
+		}
+		o.LogOpts[k] = v
+	}
+	switch {
+	case f.noHealthcheck:
+		o.Health = &engine.Healthcheck{Test: []string{"NONE"}}
+	case f.healthCmd != "":
+		if f.healthInterval <= 0 || f.healthTimeout <= 0 || f.healthRetries < 1 || f.healthStart < 0 {
+			return o, cli.Invalid("invalid health check: interval and timeout must be positive, retries at least 1")
+		}
+		o.Health = &engine.Healthcheck{Test: []string{"CMD-SHELL", f.healthCmd}, Interval: f.healthInterval,
+			Timeout: f.healthTimeout, StartPeriod: f.healthStart, Retries: f.healthRetries}
+	}
+	switch f.pull {
+	case "always", "missing", "never":
+	default:
+		return o, cli.Invalid("invalid --pull %q: want always, missing or never", f.pull)
+	}
 	return o, nil
+}
+
+// readEnvFile reads KEY=VALUE lines; # starts a comment; a bare KEY takes our value.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cli.Invalid("open env file: %v", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if !strings.Contains(l, "=") {
+			v, ok := os.LookupEnv(l)
+			if !ok {
+				continue
+			}
+			l += "=" + v
+		}
+		out = append(out, l)
+	}
+	return out, sc.Err()
+}
+
+// create makes the container, pulling its image per --pull, and writes --cidfile.
+func (f *createFlags) create(cmd *cobra.Command, args []string) (*engine.Container, error) {
+	o, err := f.options(cmd, args)
+	if err != nil {
+		return nil, err
+	}
+	if f.cidfile != "" {
+		if _, err := os.Stat(f.cidfile); err == nil {
+			return nil, cli.Invalid("container ID file found, make sure the other container isn't running or delete %s", f.cidfile)
+		}
+	}
+	e, ctx := cli.Engine(cmd), cmd.Context()
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, lookErr := store.Lookup(ctx, o.Image)
+	switch {
+	case f.pull == "always" || (f.pull == "missing" && errors.Is(lookErr, errdefs.ErrNotFound)):
+		if err := pullImage(cmd, o.Image); err != nil {
+			return nil, err
+		}
+	case lookErr != nil:
+		return nil, lookErr
+	}
+	c, err := e.CreateContainer(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if f.cidfile != "" {
+		if err := os.WriteFile(f.cidfile, []byte(c.ID), 0o644); err != nil {
+			_ = e.RemoveContainer(context.Background(), c.ID, engine.RemoveOptions{Force: true})
+			return nil, fmt.Errorf("write cidfile: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// pullImage runs `berth pull` for a missing image, with its progress on stderr.
+func pullImage(cmd *cobra.Command, ref string) error {
+	pull, _, err := cmd.Root().Find([]string{"pull"})
+	if err != nil || pull.RunE == nil {
+		return errdefs.Newf(errdefs.ErrNotFound, "image %s not found", ref)
+	}
+	pull.SetContext(cmd.Context())
+	pull.SetOut(cmd.ErrOrStderr())
+	pull.SetErr(cmd.ErrOrStderr())
+	return pull.RunE(pull, []string{ref})
 }
 
 func createCommand() *cobra.Command {
@@ -88,12 +339,7 @@ func createCommand() *cobra.Command {
 		Short: "Create a new container",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(args)
-			if err != nil {
-				return err
-			}
-			o.Entrypoint = entrypointFlag(cmd, f)
-			c, err := cli.Engine(cmd).CreateContainer(cmd.Context(), o)
+			c, err := f.create(cmd, args)
 			if err != nil {
 				return err
 			}
@@ -105,245 +351,157 @@ func createCommand() *cobra.Command {
 	return cmd
 }
 
-func entrypointFlag(cmd *cobra.Command, f *createFlags) *[]string {
-	if !cmd.Flags().Changed("entrypoint") {
-		return nil
-	}
-	e := []string{}
-	if f.entrypoint != "" {
-		e = []string{f.entrypoint}
-	}
-	return &e
-}
-
 func runCommand() *cobra.Command {
 	f := &createFlags{}
-	var detach bool
+	var detach, sigProxy bool
+	var detachKeys string
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.options(args)
+			keys, err := engine.ParseDetachKeys(detachKeys)
 			if err != nil {
 				return err
 			}
-			o.Entrypoint = entrypointFlag(cmd, f)
+			c, err := f.create(cmd, args)
+			if err != nil {
+				return err
+			}
 			e, ctx := cli.Engine(cmd), cmd.Context()
-			c, err := e.CreateContainer(ctx, o)
-			if err != nil {
-				return err
-			}
-			id := c.ID
-			if c, err = e.StartContainer(ctx, id); err != nil {
-				if o.Rm {
-					_ = e.RemoveContainer(context.Background(), id, true)
-				}
-				return err
-			}
 			if detach {
+				if _, err := e.StartContainer(ctx, c.ID, nil); err != nil {
+					if c.Options.Rm {
+						_ = e.RemoveContainer(context.Background(), c.ID, engine.RemoveOptions{Force: true, Volumes: true})
+					}
+					return err
+				}
 				fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 				return nil
 			}
-			if err := e.FollowLog(ctx, c, true, cmd.OutOrStdout(), cmd.ErrOrStderr()); err != nil {
-				return err
-			}
-			code, err := e.WaitContainer(ctx, c.ID)
-			if err != nil {
-				return err
-			}
-			if o.Rm { // the monitor's cleanup may be racing us: removal is idempotent
-				if err := e.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-					return err
+			code, err := startAttached(cmd, c, keys, sigProxy && !c.Options.TTY)
+			if c.Options.Rm && !errors.Is(err, engine.ErrDetached) {
+				// The monitor's cleanup may be racing us: removal is idempotent.
+				if rerr := e.RemoveContainer(context.Background(), c.ID, engine.RemoveOptions{Force: true, Volumes: true}); rerr != nil && !errors.Is(rerr, errdefs.ErrNotFound) && err == nil {
+					err = rerr
 				}
 			}
-			if code != 0 {
-				return &errdefs.ExitError{Code: code}
-			}
-			return nil
+			return exitStatus(code, err)
 		},
 	}
 	f.add(cmd.Flags())
-	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	fl := cmd.Flags()
+	fl.BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	fl.StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
+	fl.BoolVar(&sigProxy, "sig-proxy", true, "Proxy received signals to the process")
 	return cmd
+}
+
+// exitStatus turns a container's status into the command's: 0, or an error carrying it.
+func exitStatus(code int, err error) error {
+	if errors.Is(err, engine.ErrDetached) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &errdefs.ExitError{Code: code}
+	}
+	return nil
 }
 
 func startCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "start CONTAINER [CONTAINER...]",
+	var attach, interactive bool
+	var detachKeys string
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if attach || interactive {
+				if len(args) > 1 {
+					return cli.Invalid("you cannot start and attach multiple containers at once")
+				}
+				keys, err := engine.ParseDetachKeys(detachKeys)
+				if err != nil {
+					return err
+				}
+				c, err := cli.Engine(cmd).Container(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if c.Active() {
+					return cli.Invalid("container %s is already running", c.Name)
+				}
+				if !interactive {
+					c.Options.Interactive = false // -a alone does not connect stdin
+				}
+				code, err := startAttached(cmd, c, keys, !c.Options.TTY)
+				return exitStatus(code, err)
+			}
 			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				_, err := e.StartContainer(ctx, ref)
+				_, err := e.StartContainer(ctx, ref, nil)
 				return "", err
 			})
-		},
-	}
-}
-
-type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State string
-}
-
-func psCommand(use string) *cobra.Command {
-	var all, quiet, noTrunc, latest bool
-	var f string
-	cmd := &cobra.Command{
-		Use:   use + " [OPTIONS]",
-		Short: "List containers",
-		Args:  cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, ctx := cli.Engine(cmd), cmd.Context()
-			cs, err := e.Containers(ctx)
-			if err != nil {
-				return err
-			}
-			store, err := e.Images(ctx)
-			if err != nil {
-				return err
-			}
-			var rows []any
-			for _, c := range cs {
-				if !all && !latest && c.State != engine.StateRunning {
-					continue
-				}
-				r := psRow{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Ports: "",
-					CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago"}
-				if img, err := store.Lookup(ctx, c.ImageID); err == nil && len(img.Names) == 0 {
-					r.Image = img.ShortID()
-				}
-				r.Command = strings.Join(c.Options.Cmd, " ")
-				if !noTrunc {
-					r.ID = c.ID[:12]
-					if len(r.Command) > 20 {
-						r.Command = r.Command[:19] + "…"
-					}
-				}
-				r.Command = `"` + r.Command + `"`
-				switch c.State {
-				case engine.StateRunning:
-					r.Status = "Up " + units.HumanDuration(time.Since(c.StartedAt))
-				case engine.StateExited:
-					r.Status = fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
-				default:
-					r.Status = "Created"
-				}
-				rows = append(rows, r)
-				if latest {
-					break
-				}
-			}
-			return format.List{Format: f, Quiet: "ID", QuietOn: quiet,
-				Default: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
-				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES"},
-			}.Write(cmd.OutOrStdout(), rows)
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
-	fl.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
-	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-	fl.BoolVarP(&latest, "latest", "l", false, "Show the latest created container")
-	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	fl.BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+	fl.BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	fl.StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
 	return cmd
 }
 
-func rmCommand() *cobra.Command {
-	var force bool
+func attachCommand() *cobra.Command {
+	var detachKeys string
+	var noStdin, sigProxy bool
 	cmd := &cobra.Command{
-		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Remove one or more containers",
-		Args:  cli.MinimumArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				return "", e.RemoveContainer(ctx, ref, force)
-			})
-		},
-	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
-	return cmd
-}
-
-func logsCommand() *cobra.Command {
-	var follow bool
-	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] CONTAINER",
-		Short: "Fetch the logs of a container",
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e := cli.Engine(cmd)
-			c, err := e.Container(cmd.Context(), args[0])
+			keys, err := engine.ParseDetachKeys(detachKeys)
 			if err != nil {
 				return err
 			}
-			return e.FollowLog(cmd.Context(), c, follow && c.State == engine.StateRunning, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		},
-	}
-	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "Follow log output")
-	return cmd
-}
-
-func stopCommand() *cobra.Command {
-	var timeout int
-	cmd := &cobra.Command{
-		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Stop one or more running containers",
-		Args:  cli.MinimumArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				_, err := e.StopContainer(ctx, ref, time.Duration(timeout)*time.Second)
-				return "", err
-			})
-		},
-	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")
-	return cmd
-}
-
-func killCommand() *cobra.Command {
-	var sig string
-	cmd := &cobra.Command{
-		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Kill one or more running containers",
-		Args:  cli.MinimumArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := rtcli.ParseSignal(sig)
+			e, ctx := cli.Engine(cmd), cmd.Context()
+			c, err := e.Container(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				_, err := e.KillContainer(ctx, ref, syscall.Signal(s))
-				return "", err
-			})
+			if c.State == engine.StatePaused {
+				return cli.Invalid("you cannot attach to a paused container, unpause it first")
+			}
+			conn, err := e.Attach(ctx, c)
+			if err != nil {
+				return err
+			}
+			if noStdin {
+				c.Options.Interactive = false
+			}
+			code, err := stream(cmd, c, conn, keys, sigProxy && !c.Options.TTY)
+			return exitStatus(code, err)
 		},
 	}
-	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
+	fl := cmd.Flags()
+	fl.StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
+	fl.BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	fl.BoolVar(&sigProxy, "sig-proxy", true, "Proxy all received signals to the process")
 	return cmd
 }
 
-func waitCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "wait CONTAINER [CONTAINER...]",
-		Short: "Block until one or more containers stop, then print their exit codes",
-		Args:  cli.MinimumArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				code, err := e.WaitContainer(ctx, ref)
-				return fmt.Sprint(code), err
-			})
-		},
+// startAttached starts c with its output (and stdin with -i) connected to ours.
+func startAttached(cmd *cobra.Command, c *engine.Container, keys []byte, sigProxy bool) (int, error) {
+	e, ctx := cli.Engine(cmd), cmd.Context()
+	var conn *engine.AttachConn
+	_, err := e.StartContainer(ctx, c.ID, func(c *engine.Container) error {
+		var err error
+		conn, err = e.Attach(ctx, c)
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
-}
-
-func cleanupCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "cleanup CONTAINER",
-		Short:  "Release a stopped container's runtime state and mounts (run by its monitor)",
-		Hidden: true,
-		Args:   cli.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.Engine(cmd).CleanupContainer(cmd.Context(), args[0])
-		},
-	}
+	return stream(cmd, c, conn, keys, sigProxy)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/libcontainer"
 )
@@ -232,20 +233,8 @@ func killCommand(rt *libcontainer.Runtime) *cobra.Command {
 	return cmd
 }
 
-// ParseSignal accepts "9", "KILL" and "SIGKILL".
-func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, cli.Invalid("unknown signal %q", s)
-}
+// ParseSignal parses a signal name (KILL, SIGKILL) or number.
+func ParseSignal(s string) (syscall.Signal, error) { return engine.ParseSignal(s) }
 
 func deleteCommand(rt *libcontainer.Runtime) *cobra.Command {
 	var force bool

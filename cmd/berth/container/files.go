@@ -1,0 +1,281 @@
+package container
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/format"
+)
+
+func setSize(f *os.File, rows, cols uint16) {
+	_ = unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+}
+
+// splitCpArg splits CONTAINER:PATH; a path with a slash before any colon is local.
+func splitCpArg(a string) (ctr, path string) {
+	if strings.HasPrefix(a, "/") || strings.HasPrefix(a, ".") {
+		return "", a
+	}
+	c, p, ok := strings.Cut(a, ":")
+	if !ok {
+		return "", a
+	}
+	return c, p
+}
+
+func cpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+		Short: "Copy files/folders between a container and the local filesystem",
+		Args:  cli.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, ctx := cli.Engine(cmd), cmd.Context()
+			sc, sp := splitCpArg(args[0])
+			dc, dp := splitCpArg(args[1])
+			switch {
+			case sc != "" && dc != "":
+				return cli.Invalid("copying between containers is not supported")
+			case sc != "":
+				return e.CopyFromContainer(ctx, sc, sp, dp, cmd.OutOrStdout())
+			case dc != "":
+				return e.CopyToContainer(ctx, sp, dc, dp, cmd.InOrStdin())
+			}
+			return cli.Invalid("must specify at least one container source")
+		},
+	}
+}
+
+func diffCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff CONTAINER",
+		Short: "Inspect changes to files or directories on a container's filesystem",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changes, err := cli.Engine(cmd).DiffContainer(cmd.Context(), args[0])
+			for _, c := range changes {
+				fmt.Fprintf(cmd.OutOrStdout(), "%c %s\n", c.Kind, c.Path)
+			}
+			return err
+		},
+	}
+}
+
+func exportCommand() *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Export a container's filesystem as a tar archive",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var w io.Writer = cmd.OutOrStdout()
+			if output == "" {
+				if f, ok := w.(*os.File); ok && isTerminal(f) {
+					return cli.Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+				}
+				return cli.Engine(cmd).ExportContainer(cmd.Context(), args[0], w)
+			}
+			tmp := output + ".tmp"
+			f, err := os.Create(tmp)
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp)
+			if err := cli.Engine(cmd).ExportContainer(cmd.Context(), args[0], f); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			return os.Rename(tmp, output)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
+	return cmd
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func commitCommand() *cobra.Command {
+	var o engine.CommitOptions
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  cli.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref := ""
+			if len(args) == 2 {
+				ref = args[1]
+			}
+			img, err := cli.Engine(cmd).CommitContainer(cmd.Context(), args[0], ref, o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+strings.TrimPrefix(img.ID, "sha256:"))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&o.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	fl.StringVarP(&o.Message, "message", "m", "", "Commit message")
+	fl.StringVarP(&o.Author, "author", "a", "", "Author")
+	fl.BoolVarP(&o.Pause, "pause", "p", true, "Pause container during commit")
+	return cmd
+}
+
+func portCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List port mappings or a specific mapping for the container",
+		Args:  cli.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := cli.Engine(cmd).Container(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 { // --network none publishes nothing
+				return cli.Invalid("no public port '%s' published for %s", args[1], c.Name)
+			}
+			return nil
+		},
+	}
+}
+
+func topCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
+		Short: "Display the running processes of a container",
+		Args:  cli.MinimumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			titles, rows, err := cli.Engine(cmd).Top(cmd.Context(), args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(titles, "\t"))
+			for _, r := range rows {
+				fmt.Fprintln(tw, strings.Join(r, "\t"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().SetInterspersed(false) // ps options such as -o pid,comm follow the container name
+	return cmd
+}
+
+type statsRow struct {
+	ID, Container, Name, CPUPerc, MemUsage, MemPerc, NetIO, BlockIO, PIDs string
+}
+
+func statsCommand() *cobra.Command {
+	var noStream, all, noTrunc bool
+	var f string
+	cmd := &cobra.Command{
+		Use:   "stats [OPTIONS] [CONTAINER...]",
+		Short: "Display a live stream of container(s) resource usage statistics",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, ctx := cli.Engine(cmd), cmd.Context()
+			prev := map[string]*engine.Stats{}
+			for first := true; ; first = false {
+				cs, err := statsTargets(cmd, args, all)
+				if err != nil {
+					return err
+				}
+				if first { // CPU % needs two samples
+					for _, c := range cs {
+						if s, err := e.ContainerStats(ctx, c, nil); err == nil {
+							prev[c.ID] = s
+						}
+					}
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(500 * time.Millisecond):
+					}
+				}
+				var rows []any
+				for _, c := range cs {
+					s, err := e.ContainerStats(ctx, c, prev[c.ID])
+					if err != nil {
+						continue
+					}
+					prev[c.ID] = s
+					id := c.ID
+					if !noTrunc {
+						id = id[:12]
+					}
+					memPerc := 0.0
+					if s.MemLimit > 0 {
+						memPerc = float64(s.MemUsage) / float64(s.MemLimit) * 100
+					}
+					rows = append(rows, statsRow{ID: id, Container: id, Name: c.Name, CPUPerc: fmt.Sprintf("%.2f%%", s.CPUPercent),
+						MemUsage: units.BytesSize(float64(s.MemUsage)) + " / " + units.BytesSize(float64(s.MemLimit)),
+						MemPerc:  fmt.Sprintf("%.2f%%", memPerc), NetIO: "0B / 0B",
+						BlockIO: units.HumanSizeWithPrecision(float64(s.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(s.BlockWrite), 3),
+						PIDs:    fmt.Sprint(s.PIDs)})
+				}
+				if !noStream {
+					fmt.Fprint(cmd.OutOrStdout(), "\033[2J\033[H")
+				}
+				err = format.List{Format: f,
+					Default: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+					Headers: map[string]string{"ID": "CONTAINER ID", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT",
+						"MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"},
+				}.Write(cmd.OutOrStdout(), rows)
+				if err != nil || noStream {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(time.Second):
+				}
+			}
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&noStream, "no-stream", false, "Disable streaming stats and only pull the first result")
+	fl.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	fl.BoolVar(&noTrunc, "no-trunc", false, "Do not truncate output")
+	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	return cmd
+}
+
+func statsTargets(cmd *cobra.Command, args []string, all bool) ([]*engine.Container, error) {
+	e, ctx := cli.Engine(cmd), cmd.Context()
+	if len(args) == 0 {
+		cs, err := e.Containers(ctx)
+		var out []*engine.Container
+		for _, c := range cs {
+			if all || c.State == engine.StateRunning || c.State == engine.StatePaused {
+				out = append(out, c)
+			}
+		}
+		return out, err
+	}
+	var out []*engine.Container
+	for _, a := range args {
+		c, err := e.Container(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		if c.State != engine.StateRunning && c.State != engine.StatePaused {
+			return nil, cli.Invalid("container %s is not running", c.Name)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

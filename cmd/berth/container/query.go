@@ -1,0 +1,417 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/format"
+)
+
+type psRow struct {
+	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State, Size, Labels, Mounts, Networks string
+}
+
+// psFilter is the set of --filter KEY=VALUE: values of one key are ORed, keys are ANDed.
+type psFilter map[string][]string
+
+func parsePsFilters(fs []string) (psFilter, error) {
+	out := psFilter{}
+	for _, f := range fs {
+		k, v, ok := strings.Cut(f, "=")
+		switch k {
+		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health":
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil, cli.Invalid("invalid filter %q: want status, name, label, ancestor, exited, id, before, since, volume or health", f)
+		}
+		if k == "status" {
+			switch v {
+			case "created", "running", "paused", "restarting", "exited", "removing", "dead":
+			default:
+				return nil, cli.Invalid("invalid filter %q: status is created, restarting, running, removing, paused, exited or dead", f)
+			}
+		}
+		if k == "exited" {
+			if _, err := strconv.Atoi(v); err != nil {
+				return nil, cli.Invalid("invalid filter %q: exited takes an exit code", f)
+			}
+		}
+		out[k] = append(out[k], v)
+	}
+	return out, nil
+}
+
+func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Container) bool {
+	any := func(key string, fn func(v string) bool) bool {
+		vs, ok := pf[key]
+		if !ok {
+			return true
+		}
+		for _, v := range vs {
+			if fn(v) {
+				return true
+			}
+		}
+		return false
+	}
+	return any("status", func(v string) bool { return c.State == v }) &&
+		any("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
+		any("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
+		any("exited", func(v string) bool { return c.State == engine.StateExited && strconv.Itoa(c.ExitCode) == v }) &&
+		any("label", func(v string) bool {
+			k, val, hasVal := strings.Cut(v, "=")
+			got, ok := c.Options.Labels[k]
+			return ok && (!hasVal || got == val)
+		}) &&
+		any("ancestor", func(v string) bool {
+			if c.Options.Image == v || strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), strings.TrimPrefix(v, "sha256:")) {
+				return true
+			}
+			store, err := e.Images(ctx)
+			if err != nil {
+				return false
+			}
+			img, err := store.Lookup(ctx, v)
+			return err == nil && img.ID == c.ImageID
+		}) &&
+		any("volume", func(v string) bool {
+			for _, m := range c.Options.Mounts {
+				if m.Source == v || m.Target == v {
+					return true
+				}
+			}
+			return false
+		}) &&
+		any("health", func(v string) bool {
+			h := "none"
+			if c.Health != nil {
+				h = c.Health.Status
+			}
+			return h == v
+		})
+}
+
+func status(c *engine.Container) string {
+	switch c.State {
+	case engine.StateRunning, engine.StatePaused:
+		s := "Up " + units.HumanDuration(time.Since(c.StartedAt))
+		if c.State == engine.StatePaused {
+			s += " (Paused)"
+		}
+		if c.Health != nil {
+			s += " (" + c.Health.Status + ")"
+		}
+		return s
+	case engine.StateRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.StartedAt)))
+	case engine.StateExited:
+		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
+	}
+	return "Created"
+}
+
+func psCommand(use string) *cobra.Command {
+	var all, quiet, noTrunc, latest, size bool
+	var last int
+	var f string
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS]",
+		Short: "List containers",
+		Args:  cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pf, err := parsePsFilters(filters)
+			if err != nil {
+				return err
+			}
+			if latest {
+				last = 1
+			}
+			e, ctx := cli.Engine(cmd), cmd.Context()
+			cs, err := e.Containers(ctx)
+			if err != nil {
+				return err
+			}
+			store, err := e.Images(ctx)
+			if err != nil {
+				return err
+			}
+			names := map[string]string{} // image id -> what to show
+			var rows []any
+			for i, c := range cs {
+				if last > 0 && i >= last {
+					break
+				}
+				if !all && last <= 0 && !c.Active() && len(pf["status"]) == 0 && len(pf["exited"]) == 0 {
+					continue
+				}
+				if !pf.match(ctx, e, c) {
+					continue
+				}
+				r := psRow{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Status: status(c),
+					CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
+					Networks: c.Options.Network}
+				if n, ok := names[c.ImageID]; ok {
+					r.Image = n
+				} else if img, err := store.Lookup(ctx, c.ImageID); err == nil && len(img.Names) == 0 {
+					r.Image, names[c.ImageID] = img.ShortID(), img.ShortID()
+				} else {
+					names[c.ImageID] = r.Image
+				}
+				var labels, mounts []string
+				for k, v := range c.Options.Labels {
+					labels = append(labels, k+"="+v)
+				}
+				for _, m := range c.Options.Mounts {
+					mounts = append(mounts, m.Source)
+				}
+				r.Labels, r.Mounts = strings.Join(labels, ","), strings.Join(mounts, ",")
+				r.Command = commandLine(ctx, e, c)
+				if !noTrunc {
+					r.ID = c.ID[:12]
+					if len(r.Command) > 20 {
+						r.Command = r.Command[:19] + "…"
+					}
+				}
+				r.Command = `"` + r.Command + `"`
+				if size {
+					if rw, virt, err := e.ContainerSize(ctx, c); err == nil {
+						r.Size = fmt.Sprintf("%s (virtual %s)", units.HumanSizeWithPrecision(float64(rw), 3), units.HumanSizeWithPrecision(float64(virt), 3))
+					}
+				}
+				rows = append(rows, r)
+			}
+			def := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			if size {
+				def += "\t{{.Size}}"
+			}
+			return format.List{Format: f, Quiet: "ID", QuietOn: quiet, Default: def,
+				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES"},
+			}.Write(cmd.OutOrStdout(), rows)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	fl.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
+	fl.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
+	fl.BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided")
+	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	return cmd
+}
+
+// commandLine is the container's command as ps shows it: its entrypoint and command.
+func commandLine(ctx context.Context, e *engine.Engine, c *engine.Container) string {
+	o := c.Options
+	if o.Entrypoint != nil || len(o.Cmd) > 0 {
+		var entry []string
+		if o.Entrypoint != nil {
+			entry = *o.Entrypoint
+		}
+		return strings.Join(append(append([]string{}, entry...), o.Cmd...), " ")
+	}
+	if store, err := e.Images(ctx); err == nil {
+		if img, err := store.Lookup(ctx, c.ImageID); err == nil {
+			ic := img.Config.Config
+			return strings.Join(append(append([]string{}, ic.Entrypoint...), ic.Cmd...), " ")
+		}
+	}
+	return ""
+}
+
+func logsCommand() *cobra.Command {
+	var o engine.LogOptions
+	var tail, since, until string
+	cmd := &cobra.Command{
+		Use:   "logs [OPTIONS] CONTAINER",
+		Short: "Fetch the logs of a container",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Tail = -1
+			if tail != "all" && tail != "" {
+				n, err := strconv.Atoi(tail)
+				if err != nil {
+					return cli.Invalid("invalid --tail %q: want a number or all", tail)
+				}
+				o.Tail = n
+			}
+			var err error
+			if o.Since, err = parseTime(since, "since"); err != nil {
+				return err
+			}
+			if o.Until, err = parseTime(until, "until"); err != nil {
+				return err
+			}
+			e := cli.Engine(cmd)
+			c, err := e.Container(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return e.Logs(cmd.Context(), c, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
+	fl.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
+	fl.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
+	fl.StringVar(&since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	fl.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	return cmd
+}
+
+// parseTime accepts an RFC 3339 time, a Unix timestamp or a duration before now.
+func parseTime(s, flag string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(secs*1e9)), nil
+	}
+	return time.Time{}, cli.Invalid("invalid --%s %q: want a timestamp or a duration like 10m", flag, s)
+}
+
+func execCommand() *cobra.Command {
+	var o engine.ExecOptions
+	var envFiles []string
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short: "Execute a command in a running container",
+		Args:  cli.MinimumArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, f := range envFiles {
+				env, err := readEnvFile(f)
+				if err != nil {
+					return err
+				}
+				o.Env = append(env, o.Env...)
+			}
+			o.Cmd = args[1:]
+			eio := engine.ExecIO{Stdin: cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+			if o.TTY {
+				if restore := rawTerminal(cmd.InOrStdin(), o.Interactive); restore != nil {
+					defer restore()
+				}
+				var stop func()
+				eio.OnTerminal = func(master *os.File) {
+					stop = followSize(cmd.OutOrStdout(), func(rows, cols uint16) { setSize(master, rows, cols) })
+				}
+				defer func() {
+					if stop != nil {
+						stop()
+					}
+				}()
+			}
+			code, err := cli.Engine(cmd).Exec(cmd.Context(), args[0], o, eio)
+			if err != nil {
+				return err
+			}
+			if o.Detach {
+				return nil
+			}
+			return exitStatus(code, nil)
+		},
+	}
+	fl := cmd.Flags()
+	fl.SetInterspersed(false)
+	fl.BoolVarP(&o.Interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fl.BoolVarP(&o.TTY, "tty", "t", false, "Allocate a pseudo-TTY")
+	fl.BoolVarP(&o.Detach, "detach", "d", false, "Detached mode: run command in the background")
+	fl.StringArrayVarP(&o.Env, "env", "e", nil, "Set environment variables")
+	fl.StringArrayVar(&envFiles, "env-file", nil, "Read in a file of environment variables")
+	fl.StringVarP(&o.Workdir, "workdir", "w", "", "Working directory inside the container")
+	fl.StringVarP(&o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fl.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to the command")
+	return cmd
+}
+
+func inspectCommand(use string) *cobra.Command {
+	var f, typ string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on containers (and, at top level, images and volumes)",
+		Args:  cli.MinimumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, ctx := cli.Engine(cmd), cmd.Context()
+			topLevel := cmd.Parent() == cmd.Root()
+			var objs []any
+			var failed error
+			for _, a := range args {
+				obj, err := inspectOne(ctx, e, a, typ, topLevel)
+				if err != nil {
+					if failed != nil {
+						fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed)
+					}
+					failed = err
+					continue
+				}
+				objs = append(objs, obj)
+			}
+			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
+				return err
+			}
+			return failed
+		},
+	}
+	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	if use == "inspect" {
+		cmd.Flags().StringVar(&typ, "type", "", "Return JSON for specified type (container, image, volume)")
+	}
+	return cmd
+}
+
+func inspectOne(ctx context.Context, e *engine.Engine, ref, typ string, topLevel bool) (any, error) {
+	if typ == "" || typ == "container" {
+		j, err := e.InspectContainer(ctx, ref)
+		if err == nil || !topLevel || typ == "container" || !errors.Is(err, errdefs.ErrNotFound) {
+			return j, err
+		}
+	}
+	if typ == "" || typ == "image" {
+		store, err := e.Images(ctx)
+		if err != nil {
+			return nil, err
+		}
+		img, err := store.Lookup(ctx, ref)
+		if err == nil {
+			return e.InspectImage(img), nil
+		}
+		if typ == "image" {
+			return nil, err
+		}
+	}
+	if typ == "" || typ == "volume" {
+		v, err := e.Volume(ctx, ref)
+		if err == nil || typ == "volume" {
+			return v, err
+		}
+	}
+	if typ != "" && typ != "container" && typ != "image" && typ != "volume" {
+		return nil, cli.Invalid("invalid --type %q: want container, image or volume", typ)
+	}
+	return nil, errdefs.Newf(errdefs.ErrNotFound, "no such object: %s", ref)
+}

@@ -1,0 +1,193 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/format"
+)
+
+func volumeCommand() *cobra.Command {
+	group := &cobra.Command{Use: "volume", Short: "Manage volumes", Args: cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group.AddCommand(volumeCreateCommand(), volumeListCommand(), volumeInspectCommand(), volumeRemoveCommand(), volumePruneCommand())
+	return group
+}
+
+func volumeCreateCommand() *cobra.Command {
+	var labels []string
+	var driver string
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] [VOLUME]",
+		Short: "Create a volume",
+		Args:  cli.RangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if driver != "local" {
+				return cli.Invalid("volume driver %q is not supported: only local", driver)
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			l := map[string]string{}
+			for _, kv := range labels {
+				k, v, _ := strings.Cut(kv, "=")
+				l[k] = v
+			}
+			v, err := cli.Engine(cmd).CreateVolume(cmd.Context(), name, l)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), v.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&labels, "label", "l", nil, "Set metadata for a volume")
+	cmd.Flags().StringVarP(&driver, "driver", "d", "local", "Specify volume driver name")
+	return cmd
+}
+
+type volumeRow struct{ Driver, Name, Mountpoint, Scope, Labels string }
+
+func volumeListCommand() *cobra.Command {
+	var quiet bool
+	var f string
+	var filters []string
+	cmd := &cobra.Command{
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list"},
+		Short:   "List volumes",
+		Args:    cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vs, err := cli.Engine(cmd).Volumes(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var rows []any
+			for _, v := range vs {
+				ok, err := volumeMatches(cmd, v, filters)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+				var l []string
+				for k, val := range v.Labels {
+					l = append(l, k+"="+val)
+				}
+				rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope, Labels: strings.Join(l, ",")})
+			}
+			return format.List{Format: f, Quiet: "Name", QuietOn: quiet, Default: "table {{.Driver}}\t{{.Name}}",
+				Headers: map[string]string{"Name": "VOLUME NAME"}}.Write(cmd.OutOrStdout(), rows)
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
+	cmd.Flags().StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (e.g. 'dangling=true')")
+	return cmd
+}
+
+func volumeMatches(cmd *cobra.Command, v *engine.Volume, filters []string) (bool, error) {
+	for _, f := range filters {
+		k, val, _ := strings.Cut(f, "=")
+		switch k {
+		case "name":
+			if !strings.Contains(v.Name, val) {
+				return false, nil
+			}
+		case "label":
+			lk, lv, hasV := strings.Cut(val, "=")
+			got, ok := v.Labels[lk]
+			if !ok || (hasV && got != lv) {
+				return false, nil
+			}
+		case "driver":
+			if v.Driver != val {
+				return false, nil
+			}
+		case "dangling":
+			users, err := cli.Engine(cmd).VolumeUsers(cmd.Context(), v.Name)
+			if err != nil {
+				return false, err
+			}
+			if (len(users) == 0) != (val == "true" || val == "1") {
+				return false, nil
+			}
+		default:
+			return false, cli.Invalid("invalid filter %q: want name, label, driver or dangling", f)
+		}
+	}
+	return true, nil
+}
+
+func volumeInspectCommand() *cobra.Command {
+	var f string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
+		Short: "Display detailed information on one or more volumes",
+		Args:  cli.MinimumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var objs []any
+			var failed error
+			for _, a := range args {
+				v, err := cli.Engine(cmd).Volume(cmd.Context(), a)
+				if err != nil {
+					failed = err
+					continue
+				}
+				objs = append(objs, v)
+			}
+			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
+				return err
+			}
+			return failed
+		},
+	}
+	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")
+	return cmd
+}
+
+func volumeRemoveCommand() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [OPTIONS] VOLUME [VOLUME...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more volumes",
+		Args:    cli.MinimumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, name string) (string, error) {
+				return "", e.RemoveVolume(ctx, name, force)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")
+	return cmd
+}
+
+func volumePruneCommand() *cobra.Command {
+	var all, force bool
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused volumes (anonymous ones unless --all)",
+		Args:  cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := cli.Engine(cmd).PruneVolumes(cmd.Context(), all)
+			if len(names) > 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Volumes:")
+			}
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	return cmd
+}

@@ -1,0 +1,442 @@
+package engine
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/libcontainer/cgroups"
+	"github.com/berth-project/berth/libimage"
+	"github.com/berth-project/berth/libimage/archive"
+)
+
+// withRootfs calls fn with the container's root filesystem as the container sees it: through
+// /proc/PID/root when it runs (volumes included), else its layer, mounted for the call.
+func (e *Engine) withRootfs(ctx context.Context, c *Container, fn func(root string) error) error {
+	if c.Active() && c.Pid > 0 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/root", c.Pid)); err == nil {
+			return fn(fmt.Sprintf("/proc/%d/root", c.Pid))
+		}
+	}
+	lk, err := e.Lock(ctx, "container", c.ID)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	store, err := e.Images(ctx)
+	if err != nil {
+		return err
+	}
+	root, err := store.MountContainerLayer(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	defer store.UnmountContainerLayer(ctx, c.ID)
+	return fn(root)
+}
+
+// CopyFromContainer copies path out of the container to dst on the host ("-": a tar to w).
+func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w io.Writer) error {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return e.withRootfs(ctx, c, func(root string) error {
+		from, err := secureJoin(root, src)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(from)
+		if err != nil {
+			return errdefs.Newf(errdefs.ErrNotFound, "could not find the file %s in container %s", src, c.Name)
+		}
+		if dst == "-" {
+			return tarPath(ctx, from, path.Base(path.Clean("/"+src)), w)
+		}
+		return copyPath(ctx, from, fi, src, dst)
+	})
+}
+
+// CopyToContainer copies src on the host ("-": a tar read from r) into the container at dst.
+func (e *Engine) CopyToContainer(ctx context.Context, src, ref, dst string, r io.Reader) error {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return err
+	}
+	return e.withRootfs(ctx, c, func(root string) error {
+		to, err := secureJoin(root, dst)
+		if err != nil {
+			return err
+		}
+		if src == "-" {
+			if fi, err := os.Stat(to); err != nil || !fi.IsDir() {
+				return errdefs.Newf(errdefs.ErrInvalid, "destination %s must be a directory when copying from stdin", dst)
+			}
+			_, err := archive.Unpack(ctx, r, to, &archive.UnpackOptions{Whiteouts: archive.WhiteoutApply})
+			return err
+		}
+		fi, err := os.Lstat(src)
+		if err != nil {
+			return errdefs.Newf(errdefs.ErrNotFound, "could not find the file %s", src)
+		}
+		return copyPath(ctx, src, fi, src, to)
+	})
+}
+
+// copyPath implements `cp` semantics: a directory lands inside an existing directory (or its
+// content does, for SRC/.), or becomes dst; a file lands inside an existing directory or
+// becomes dst.
+func copyPath(ctx context.Context, from string, fi os.FileInfo, srcArg, dst string) error {
+	target := dst
+	if st, err := os.Stat(dst); err == nil && st.IsDir() && !strings.HasSuffix(srcArg, "/.") {
+		target = filepath.Join(dst, filepath.Base(from))
+	} else if err != nil && strings.HasSuffix(dst, "/") {
+		return errdefs.Newf(errdefs.ErrNotFound, "destination directory %s does not exist", dst)
+	}
+	if fi.IsDir() {
+		if err := os.MkdirAll(target, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		return copyTree(ctx, from, target)
+	}
+	if _, err := os.Stat(filepath.Dir(target)); err != nil {
+		return errdefs.Newf(errdefs.ErrNotFound, "destination directory %s does not exist", filepath.Dir(target))
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		l, err := os.Readlink(from)
+		if err != nil {
+			return err
+		}
+		os.Remove(target)
+		return os.Symlink(l, target)
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", srcArg, err)
+	}
+	_ = os.Chmod(target, fi.Mode().Perm())
+	_ = os.Chtimes(target, fi.ModTime(), fi.ModTime())
+	return out.Close()
+}
+
+// tarPath writes p (a file or a directory tree) as a tar whose top entry is named name.
+func tarPath(ctx context.Context, p, name string, w io.Writer) error {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		tw := tar.NewWriter(w)
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			link, _ = os.Readlink(p)
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name = name
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(tw, f); err != nil {
+				return err
+			}
+		}
+		return tw.Close()
+	}
+	return archive.Tar(ctx, p, w, &archive.TarOptions{Prefix: name})
+}
+
+// ExportContainer writes the container's filesystem as a tar.
+func (e *Engine) ExportContainer(ctx context.Context, ref string, w io.Writer) error {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return err
+	}
+	lk, err := e.Lock(ctx, "container", c.ID)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	store, err := e.Images(ctx)
+	if err != nil {
+		return err
+	}
+	wasMounted := c.Active()
+	root, err := store.MountContainerLayer(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if !wasMounted {
+		defer store.UnmountContainerLayer(ctx, c.ID)
+	}
+	return archive.Tar(ctx, root, w, nil)
+}
+
+// Change is one line of `diff`: Kind is A (added), C (changed) or D (deleted).
+type Change struct {
+	Kind byte
+	Path string
+}
+
+// DiffContainer lists what changed in the container's filesystem against its image.
+func (e *Engine) DiffContainer(ctx context.Context, ref string) ([]Change, error) {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A throwaway layer over the image shows what the image had.
+	probe := "diff-" + randomID()[:24]
+	if err := store.CreateContainerLayer(ctx, probe, c.ImageID); err != nil {
+		return nil, err
+	}
+	defer store.RemoveContainerLayer(context.Background(), probe)
+	lower, err := store.MountContainerLayer(ctx, probe)
+	if err != nil {
+		return nil, err
+	}
+	defer store.UnmountContainerLayer(context.Background(), probe)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, c.ID, pw)) }()
+	defer pr.Close()
+	var out []Change
+	tr := tar.NewReader(pr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := "/" + strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
+		dir, base := path.Split(name)
+		switch {
+		case base == ".wh..wh..opq":
+			continue
+		case strings.HasPrefix(base, ".wh."):
+			out = append(out, Change{'D', path.Join(dir, strings.TrimPrefix(base, ".wh."))})
+		default:
+			kind := byte('A')
+			if _, err := os.Lstat(filepath.Join(lower, name)); err == nil {
+				kind = 'C'
+			}
+			out = append(out, Change{kind, name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// CommitOptions are `commit`'s flags.
+type CommitOptions struct {
+	Changes []string
+	Message string
+	Author  string
+	Pause   bool
+}
+
+// CommitContainer stores the container's changes as a new image named ref (may be empty).
+func (e *Engine) CommitContainer(ctx context.Context, ctrRef, ref string, o CommitOptions) (*libimage.Image, error) {
+	c, err := e.Container(ctx, ctrRef)
+	if err != nil {
+		return nil, err
+	}
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := store.Lookup(ctx, c.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	cfg := *parent.Config.Config.DeepCopy()
+	co := c.Options
+	if co.Entrypoint != nil {
+		cfg.Entrypoint = *co.Entrypoint
+	}
+	if len(co.Cmd) > 0 || co.Entrypoint != nil {
+		cfg.Cmd = co.Cmd
+	}
+	cfg.Env = mergeEnv(cfg.Env, co.Env)
+	if co.Workdir != "" {
+		cfg.WorkingDir = co.Workdir
+	}
+	if co.User != "" {
+		cfg.User = co.User
+	}
+	for _, ch := range o.Changes {
+		if err := libimage.ApplyChange(&cfg, ch); err != nil {
+			return nil, err
+		}
+	}
+	if o.Pause && c.State == StateRunning {
+		if _, err := e.PauseContainer(ctx, c.ID, true); err == nil {
+			defer e.PauseContainer(context.Background(), c.ID, false)
+		}
+	}
+	var names []string
+	if ref != "" {
+		names = []string{ref}
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, c.ID, pw)) }()
+	defer pr.Close()
+	h := v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "berth commit " + c.Name, Comment: o.Message, Author: o.Author}
+	return store.Commit(ctx, parent, pr, cfg, h, names)
+}
+
+// Top runs ps with args (default -ef) on the host and keeps the container's processes.
+func (e *Engine) Top(ctx context.Context, ref string, args []string) ([]string, [][]string, error) {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.State != StateRunning && c.State != StatePaused {
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "container %s is not running", c.Name)
+	}
+	rt, err := e.runtimeFor(c.Options.Runtime)
+	if err != nil {
+		return nil, nil, err
+	}
+	pids, err := rt.Pids(c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(args) == 0 {
+		args = []string{"-ef"}
+	}
+	out, err := exec.CommandContext(ctx, "ps", args...).Output()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ps %s: %w", strings.Join(args, " "), err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	titles := strings.Fields(lines[0])
+	pidCol := -1
+	for i, t := range titles {
+		if t == "PID" {
+			pidCol = i
+		}
+	}
+	if pidCol < 0 {
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "ps %s: no PID column in its output", strings.Join(args, " "))
+	}
+	in := map[string]bool{}
+	for _, p := range pids {
+		in[strconv.Itoa(p)] = true
+	}
+	var rows [][]string
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) <= pidCol || !in[f[pidCol]] {
+			continue
+		}
+		// The last column (the command) may contain spaces.
+		row := append(f[:len(titles)-1:len(titles)-1], strings.Join(f[len(titles)-1:], " "))
+		rows = append(rows, row)
+	}
+	return titles, rows, nil
+}
+
+// Stats is one sample of `stats`.
+type Stats struct {
+	ID, Name              string
+	CPUPercent            float64
+	MemUsage, MemLimit    uint64
+	PIDs                  uint64
+	BlockRead, BlockWrite uint64
+	cpuNs                 uint64
+	at                    time.Time
+}
+
+// ContainerStats samples a running container's cgroup; with prev, CPUPercent is the usage
+// since prev.
+func (e *Engine) ContainerStats(ctx context.Context, c *Container, prev *Stats) (*Stats, error) {
+	cg, err := cgroups.New("/berth/" + c.ID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := cg.Stats()
+	if err != nil {
+		return nil, err
+	}
+	out := &Stats{ID: c.ID, Name: c.Name, MemUsage: s.MemoryUsage, MemLimit: s.MemoryLimit, PIDs: s.PidsCurrent,
+		BlockRead: s.BlkioRead, BlockWrite: s.BlkioWrite, cpuNs: s.CPUUsageNs, at: time.Now()}
+	if out.MemLimit == 0 || out.MemLimit > hostMemory() {
+		out.MemLimit = hostMemory()
+	}
+	if prev != nil && out.at.After(prev.at) && out.cpuNs >= prev.cpuNs {
+		out.CPUPercent = float64(out.cpuNs-prev.cpuNs) / float64(out.at.Sub(prev.at).Nanoseconds()) * 100
+	}
+	return out, nil
+}
+
+func hostMemory() uint64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+			n, _ := strconv.ParseUint(f[1], 10, 64)
+			return n * 1024
+		}
+	}
+	return 0
+}
+
+// ContainerSize returns the bytes the container's writable layer holds and that plus its
+// image's size.
+func (e *Engine) ContainerSize(ctx context.Context, c *Container) (rw, virtual int64, err error) {
+	store, err := e.Images(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, c.ID, pw)) }()
+	defer pr.Close()
+	tr := tar.NewReader(pr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		rw += h.Size
+	}
+	if img, err := store.Lookup(ctx, c.ImageID); err == nil {
+		virtual = img.Size
+	}
+	return rw, rw + virtual, nil
+}

@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ContainerJSON is `inspect`'s Docker-shaped view of a container.
+type ContainerJSON struct {
+	ID              string `json:"Id"`
+	Created         string
+	Path            string
+	Args            []string
+	State           ContainerStateJSON
+	Image           string
+	ResolvConfPath  string
+	HostnamePath    string
+	HostsPath       string
+	LogPath         string
+	Name            string
+	RestartCount    int
+	Driver          string
+	Platform        string
+	HostConfig      HostConfigJSON
+	Mounts          []MountJSON
+	Config          ConfigJSON
+	NetworkSettings map[string]any
+}
+
+type ContainerStateJSON struct {
+	Status     string
+	Running    bool
+	Paused     bool
+	Restarting bool
+	OOMKilled  bool
+	Dead       bool
+	Pid        int
+	ExitCode   int
+	Error      string
+	StartedAt  string
+	FinishedAt string
+	Health     *HealthState `json:",omitempty"`
+}
+
+type HostConfigJSON struct {
+	Binds     []string
+	LogConfig struct {
+		Type   string
+		Config map[string]string
+	}
+	NetworkMode    string
+	RestartPolicy  RestartPolicy
+	AutoRemove     bool
+	CapAdd         []string
+	CapDrop        []string
+	Privileged     bool
+	ReadonlyRootfs bool
+	SecurityOpt    []string
+	Tmpfs          map[string]string
+	Memory         int64
+	NanoCpus       int64
+	CpuShares      uint64
+	PidsLimit      int64
+	Devices        []Device
+	Ulimits        []Ulimit
+	Init           bool
+	Runtime        string
+}
+
+type MountJSON struct {
+	Type        string
+	Name        string `json:",omitempty"`
+	Source      string
+	Destination string
+	Driver      string `json:",omitempty"`
+	Mode        string
+	RW          bool
+	Propagation string
+}
+
+type ConfigJSON struct {
+	Hostname     string
+	User         string
+	AttachStdin  bool
+	AttachStdout bool
+	AttachStderr bool
+	Tty          bool
+	OpenStdin    bool
+	StdinOnce    bool
+	Env          []string
+	Cmd          []string
+	Healthcheck  *Healthcheck `json:",omitempty"`
+	Image        string
+	Volumes      map[string]struct{}
+	WorkingDir   string
+	Entrypoint   []string
+	Labels       map[string]string
+	StopSignal   string `json:",omitempty"`
+	StopTimeout  *int   `json:",omitempty"`
+}
+
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// InspectContainer returns the Docker-shaped view of a container.
+func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJSON, error) {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	o := c.Options
+	j := &ContainerJSON{ID: c.ID, Created: timeString(c.Created), Image: "sha256:" + strings.TrimPrefix(c.ImageID, "sha256:"),
+		Name: "/" + c.Name, RestartCount: c.RestartCount, Driver: e.Config.StorageDriver, Platform: "linux",
+		LogPath: e.LogPath(c), NetworkSettings: map[string]any{"Networks": map[string]any{}, "Ports": map[string]any{}}}
+	run := e.containerRunDir(c.ID)
+	j.ResolvConfPath, j.HostnamePath, j.HostsPath = filepath.Join(run, "resolv.conf"), filepath.Join(run, "hostname"), filepath.Join(run, "hosts")
+	if o.LogDriver == "none" {
+		j.LogPath = ""
+	}
+	j.State = ContainerStateJSON{Status: c.State, Running: c.State == StateRunning || c.State == StatePaused, Paused: c.State == StatePaused,
+		Restarting: c.State == StateRestarting, Pid: c.Pid, ExitCode: c.ExitCode, StartedAt: timeString(c.StartedAt),
+		FinishedAt: timeString(c.FinishedAt), Health: c.Health}
+	cfg := ConfigJSON{Hostname: hostname(c), User: o.User, AttachStdin: o.Interactive, AttachStdout: true, AttachStderr: true,
+		Tty: o.TTY, OpenStdin: o.Interactive, StdinOnce: o.Interactive, Env: o.Env, Cmd: o.Cmd, Healthcheck: o.Health,
+		Image: o.Image, WorkingDir: o.Workdir, Labels: o.Labels, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout}
+	if o.Entrypoint != nil {
+		cfg.Entrypoint = *o.Entrypoint
+	}
+	if store, err := e.Images(ctx); err == nil {
+		if img, err := store.Lookup(ctx, c.ImageID); err == nil {
+			ic := img.Config.Config
+			cfg.Env = mergeEnv(ic.Env, o.Env)
+			if o.Entrypoint == nil {
+				cfg.Entrypoint = ic.Entrypoint
+			}
+			if len(o.Cmd) == 0 && o.Entrypoint == nil {
+				cfg.Cmd = ic.Cmd
+			}
+			if cfg.WorkingDir == "" {
+				cfg.WorkingDir = ic.WorkingDir
+			}
+			if cfg.User == "" {
+				cfg.User = ic.User
+			}
+			cfg.Volumes = ic.Volumes
+			if cfg.Labels == nil && len(ic.Labels) > 0 {
+				cfg.Labels = ic.Labels
+			}
+		}
+	}
+	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(args) > 0 {
+		j.Path, j.Args = args[0], args[1:]
+	}
+	j.Config = cfg
+	hc := HostConfigJSON{NetworkMode: o.Network, RestartPolicy: o.Restart, AutoRemove: o.Rm, CapAdd: o.CapAdd, CapDrop: o.CapDrop,
+		Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly, Memory: o.Memory, NanoCpus: o.NanoCPUs, CpuShares: o.CPUShares,
+		PidsLimit: o.PidsLimit, Devices: o.Devices, Ulimits: o.Ulimits, Init: o.Init, Runtime: o.Runtime}
+	if hc.NetworkMode == "" {
+		hc.NetworkMode = "none"
+	}
+	if hc.RestartPolicy.Name == "" {
+		hc.RestartPolicy.Name = "no"
+	}
+	if hc.Runtime == "" {
+		hc.Runtime = "berth"
+	}
+	hc.LogConfig.Type, hc.LogConfig.Config = o.LogDriver, o.LogOpts
+	if hc.LogConfig.Type == "" {
+		hc.LogConfig.Type = "k8s-file"
+	}
+	if o.NoNewPrivs {
+		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
+	}
+	if o.Seccomp == "unconfined" {
+		hc.SecurityOpt = append(hc.SecurityOpt, "seccomp=unconfined")
+	}
+	j.Mounts = []MountJSON{}
+	for _, m := range o.Mounts {
+		mj := MountJSON{Type: m.Type, Source: m.Source, Destination: m.Target, RW: !m.ReadOnly, Propagation: "rprivate"}
+		if m.ReadOnly {
+			mj.Mode = "ro"
+		}
+		switch m.Type {
+		case "volume":
+			mj.Name, mj.Driver = m.Source, "local"
+			if v, err := e.Volume(ctx, m.Source); err == nil {
+				mj.Source = v.Mountpoint
+			}
+		case "bind":
+			spec := m.Source + ":" + m.Target
+			if m.ReadOnly {
+				spec += ":ro"
+			}
+			hc.Binds = append(hc.Binds, spec)
+		case "tmpfs":
+			if hc.Tmpfs == nil {
+				hc.Tmpfs = map[string]string{}
+			}
+			hc.Tmpfs[m.Target] = strings.Join(m.Options, ",")
+			mj.Propagation = ""
+		}
+		j.Mounts = append(j.Mounts, mj)
+	}
+	j.HostConfig = hc
+	return j, nil
+}

@@ -1,0 +1,381 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/libcontainer"
+	"github.com/berth-project/berth/libimage"
+)
+
+const initPath = "/run/berth-init"
+
+// containerSpec builds the OCI spec for c from its image and options, preparing its volumes
+// and the files it gets from the run directory (/etc/hostname, /etc/hosts, /etc/resolv.conf).
+func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.Image, rootfs string) (*specs.Spec, error) {
+	o, ic := c.Options, img.Config.Config
+	s := libcontainer.DefaultSpec()
+	s.Root = &specs.Root{Path: rootfs, Readonly: o.ReadOnly}
+	s.Process.Terminal = o.TTY
+	entry := ic.Entrypoint
+	if o.Entrypoint != nil {
+		entry = *o.Entrypoint
+	}
+	cmd := ic.Cmd
+	if len(o.Cmd) > 0 || o.Entrypoint != nil {
+		cmd = o.Cmd
+	}
+	s.Process.Args = append(append([]string{}, entry...), cmd...)
+	if len(s.Process.Args) == 0 {
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
+	}
+	if o.Init {
+		s.Process.Args = append([]string{initPath, "--"}, s.Process.Args...)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: initPath, Type: "bind", Source: helper("berth-monitor"), Options: []string{"bind", "ro"}})
+	}
+	base := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + hostname(c)}
+	if o.TTY {
+		base = append(base, "TERM=xterm")
+	}
+	s.Process.Env = mergeEnv(append(base, ic.Env...), o.Env)
+	s.Process.Cwd = "/"
+	if ic.WorkingDir != "" {
+		s.Process.Cwd = ic.WorkingDir
+	}
+	if o.Workdir != "" {
+		s.Process.Cwd = o.Workdir
+	}
+	user := ic.User
+	if o.User != "" {
+		user = o.User
+	}
+	u, err := resolveUser(rootfs, user)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.User = u
+	caps, err := capabilities(o)
+	if err != nil {
+		return nil, err
+	}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	s.Process.NoNewPrivileges = o.NoNewPrivs
+	s.Process.Rlimits = nil
+	for _, u := range o.Ulimits {
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: ulimitNames[u.Name], Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+	s.Hostname = hostname(c)
+	s.Linux.CgroupsPath = "/berth/" + c.ID
+	r := s.Linux.Resources
+	if o.Memory > 0 {
+		r.Memory = &specs.LinuxMemory{Limit: &o.Memory}
+	}
+	if o.PidsLimit != 0 {
+		r.Pids = &specs.LinuxPids{Limit: &o.PidsLimit}
+	}
+	if o.NanoCPUs > 0 || o.CPUShares > 0 {
+		r.CPU = &specs.LinuxCPU{}
+		if o.NanoCPUs > 0 {
+			period := uint64(100000)
+			quota := o.NanoCPUs * int64(period) / 1e9
+			r.CPU.Period, r.CPU.Quota = &period, &quota
+		}
+		if o.CPUShares > 0 {
+			r.CPU.Shares = &o.CPUShares
+		}
+	}
+	switch {
+	case o.Privileged || o.Seccomp == "unconfined":
+	case o.Seccomp != "":
+		var sc specs.LinuxSeccomp
+		if err := json.Unmarshal([]byte(o.Seccomp), &sc); err != nil {
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "seccomp profile: %v", err)
+		}
+		s.Linux.Seccomp = &sc
+	default:
+		s.Linux.Seccomp = defaultSeccomp()
+	}
+	if o.Privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		r.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/sys" || s.Mounts[i].Destination == "/sys/fs/cgroup" {
+				s.Mounts[i].Options = removeOpt(s.Mounts[i].Options, "ro")
+			}
+		}
+		if err := addHostDevices(s); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range o.Devices {
+		if err := addDevice(s, d); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.addMounts(ctx, c, s, rootfs); err != nil {
+		return nil, err
+	}
+	s.Annotations = o.Labels
+	return s, nil
+}
+
+func removeOpt(opts []string, o string) []string {
+	var out []string
+	for _, x := range opts {
+		if x != o {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// capabilities applies --privileged, --cap-add and --cap-drop to Docker's default set.
+func capabilities(o CreateOptions) ([]string, error) {
+	if o.Privileged {
+		return libcontainer.AllCaps(), nil
+	}
+	norm := func(n string) (string, error) {
+		n = strings.ToUpper(n)
+		if n == "ALL" {
+			return n, nil
+		}
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		if !libcontainer.ValidCap(n) {
+			return "", errdefs.Newf(errdefs.ErrInvalid, "unknown capability %q", n)
+		}
+		return n, nil
+	}
+	set := map[string]bool{}
+	for _, c := range libcontainer.DefaultCaps {
+		set[c] = true
+	}
+	for _, d := range o.CapDrop {
+		n, err := norm(d)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			set = map[string]bool{}
+		}
+		delete(set, n)
+	}
+	for _, a := range o.CapAdd {
+		n, err := norm(a)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			for _, c := range libcontainer.AllCaps() {
+				set[c] = true
+			}
+			continue
+		}
+		set[n] = true
+	}
+	var out []string
+	for _, c := range libcontainer.AllCaps() {
+		if set[c] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// addDevice gives the container a host device node and the cgroup right to use it.
+func addDevice(s *specs.Spec, d Device) error {
+	var st unix.Stat_t
+	if err := unix.Stat(d.PathOnHost, &st); err != nil {
+		return errdefs.Newf(errdefs.ErrInvalid, "error gathering device information while adding custom device %q: %v", d.PathOnHost, err)
+	}
+	typ := ""
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		typ = "c"
+	case unix.S_IFBLK:
+		typ = "b"
+	default:
+		return errdefs.Newf(errdefs.ErrInvalid, "%s is not a device node", d.PathOnHost)
+	}
+	major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	mode := os.FileMode(st.Mode & 0o777)
+	uid, gid := st.Uid, st.Gid
+	s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: d.PathInContainer, Type: typ, Major: major, Minor: minor,
+		FileMode: &mode, UID: &uid, GID: &gid})
+	s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ,
+		Major: &major, Minor: &minor, Access: d.CgroupPermissions})
+	return nil
+}
+
+// addHostDevices gives a privileged container the host's device nodes, as Docker does.
+func addHostDevices(s *specs.Spec) error {
+	have := map[string]bool{}
+	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/console", "/dev/ptmx"} {
+		have[d] = true
+	}
+	return filepath.WalkDir("/dev", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && (p == "/dev/pts" || p == "/dev/shm" || p == "/dev/mqueue") {
+			return filepath.SkipDir
+		}
+		if d.Type()&(os.ModeDevice|os.ModeCharDevice) == 0 || have[p] {
+			return nil
+		}
+		return addDevice(s, Device{PathOnHost: p, PathInContainer: p, CgroupPermissions: "rwm"})
+	})
+}
+
+// addMounts adds the user's bind mounts, volumes and tmpfs mounts, and the /etc files.
+func (e *Engine) addMounts(ctx context.Context, c *Container, s *specs.Spec, rootfs string) error {
+	run := e.containerRunDir(c.ID)
+	etc := map[string]string{
+		"/etc/hostname": hostname(c) + "\n",
+		"/etc/hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname(c) + "\n",
+	}
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		etc["/etc/resolv.conf"] = string(b)
+	}
+	for dst, content := range etc {
+		src := filepath.Join(run, filepath.Base(dst))
+		if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
+			return err
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}})
+	}
+	for _, m := range c.Options.Mounts {
+		var sm specs.Mount
+		switch m.Type {
+		case "bind":
+			src, err := filepath.Abs(m.Source)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				if err := os.MkdirAll(src, 0o755); err != nil { // -v creates a missing source, as Docker does
+					return fmt.Errorf("bind source %s: %w", src, err)
+				}
+			}
+			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
+		case "volume":
+			v, err := e.Volume(ctx, m.Source)
+			if err != nil {
+				if v, err = e.CreateVolume(ctx, m.Source, nil); err != nil { // -v name:/dst creates the volume
+					return err
+				}
+			}
+			if err := e.seedVolume(ctx, v, rootfs, m.Target); err != nil {
+				return fmt.Errorf("seed volume %s: %w", v.Name, err)
+			}
+			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: v.Mountpoint, Options: []string{"rbind", "rprivate"}}
+		case "tmpfs":
+			sm = specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, m.Options...)}
+		}
+		if m.ReadOnly {
+			sm.Options = append(sm.Options, "ro")
+		}
+		s.Mounts = append(s.Mounts, sm)
+	}
+	return nil
+}
+
+// defaultSeccomp refuses what Docker's default profile refuses that matters most: kernel
+// modules, kexec, reboot, keyrings, clock and swap changes, accounting, handle-based opens and
+// new user namespaces are left to capabilities; everything else is allowed.
+func defaultSeccomp() *specs.LinuxSeccomp {
+	eperm := uint(unix.EPERM)
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{{
+			Names: []string{"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
+				"finit_module", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load",
+				"kexec_load", "keyctl", "lookup_dcookie", "nfsservctl", "open_by_handle_at",
+				"perf_event_open", "pivot_root", "query_module", "quotactl", "reboot", "request_key", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2",
+				"uselib", "userfaultfd", "ustat", "vm86", "vm86old"},
+			Action:   specs.ActErrno,
+			ErrnoRet: &eperm,
+		}},
+	}
+}
+
+func hostname(c *Container) string {
+	if c.Options.Hostname != "" {
+		return c.Options.Hostname
+	}
+	return c.ID[:12]
+}
+
+// mergeEnv overrides base KEY=VALUE entries with extra ones.
+func mergeEnv(base, extra []string) []string {
+	out := append([]string{}, base...)
+	for _, kv := range extra {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, b := range out {
+			if bk, _, _ := strings.Cut(b, "="); bk == k {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// resolveUser turns "name|uid[:group|gid]" into ids, reading the container's /etc/passwd and
+// /etc/group for names.
+func resolveUser(rootfs, user string) (specs.User, error) {
+	if user == "" {
+		return specs.User{}, nil
+	}
+	name, group, _ := strings.Cut(user, ":")
+	lookup := func(file, key string) (int, int, bool) {
+		p, err := secureJoin(rootfs, "/etc/"+file)
+		if err != nil {
+			return 0, 0, false
+		}
+		b, _ := os.ReadFile(p)
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Split(l, ":")
+			if len(f) >= 4 && (f[0] == key || f[2] == key) {
+				id, _ := strconv.Atoi(f[2])
+				gid, _ := strconv.Atoi(f[3])
+				return id, gid, true
+			}
+		}
+		return 0, 0, false
+	}
+	var u specs.User
+	if n, err := strconv.Atoi(name); err == nil {
+		u.UID = uint32(n)
+		if _, gid, ok := lookup("passwd", name); ok {
+			u.GID = uint32(gid)
+		}
+	} else if uid, gid, ok := lookup("passwd", name); ok {
+		u.UID, u.GID = uint32(uid), uint32(gid)
+	} else {
+		return u, errdefs.Newf(errdefs.ErrInvalid, "unable to find user %s: no matching entries in passwd file", name)
+	}
+	if group != "" {
+		if n, err := strconv.Atoi(group); err == nil {
+			u.GID = uint32(n)
+		} else if gid, _, ok := lookup("group", group); ok {
+			u.GID = uint32(gid)
+		} else {
+			return u, errdefs.Newf(errdefs.ErrInvalid, "unable to find group %s: no matching entries in group file", group)
+		}
+	}
+	return u, nil
+}
