@@ -37,8 +37,8 @@ type Container struct {
 	ExitCode   int
 	StartedAt  time.Time
 	FinishedAt time.Time
-	// Read from the monitor's files, not stored.
-	RestartCount int          `json:"-"`
+	// Read from the monitor's files while active.
+	RestartCount int
 	Health       *HealthState `json:"-"`
 }
 

@@ -15,15 +15,26 @@ import (
 	"time"
 
 	units "github.com/docker/go-units"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
 
+// StartOptions tune StartContainer; nil means none.
+type StartOptions struct {
+	// BeforeStart runs once the container exists but has not started: `run` and `start -a`
+	// attach there so that no output is missed.
+	BeforeStart func(*Container) error
+	// Rows and Cols size the container's terminal from its first instruction.
+	Rows, Cols uint16
+}
+
 // StartContainer mounts the container's filesystem, writes its bundle, starts its monitor
-// (which creates it through the runtime) and starts it. beforeStart, when set, runs once the
-// container exists but has not started: `run` and `start -a` attach there so that no output
-// is missed.
-func (e *Engine) StartContainer(ctx context.Context, ref string, beforeStart func(*Container) error) (c *Container, retErr error) {
+// (which creates it through the runtime) and starts it.
+func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOptions) (_ *Container, retErr error) {
+	if so == nil {
+		so = &StartOptions{}
+	}
 	c, err := e.Container(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -71,6 +82,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, beforeStart fun
 	if err != nil {
 		return nil, err
 	}
+	if so.Rows > 0 && so.Cols > 0 {
+		spec.Process.ConsoleSize = &specs.Box{Height: uint(so.Rows), Width: uint(so.Cols)}
+	}
 	b, _ := json.Marshal(spec)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		return nil, err
@@ -79,8 +93,8 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, beforeStart fun
 	if err != nil {
 		return nil, err
 	}
-	if beforeStart != nil {
-		if err := beforeStart(c); err != nil {
+	if so.BeforeStart != nil {
+		if err := so.BeforeStart(c); err != nil {
 			return nil, err
 		}
 	}

@@ -495,11 +495,15 @@ func attachCommand() *cobra.Command {
 func startAttached(cmd *cobra.Command, c *engine.Container, keys []byte, sigProxy bool) (int, error) {
 	e, ctx := cli.Engine(cmd), cmd.Context()
 	var conn *engine.AttachConn
-	_, err := e.StartContainer(ctx, c.ID, func(c *engine.Container) error {
+	so := &engine.StartOptions{BeforeStart: func(c *engine.Container) error {
 		var err error
 		conn, err = e.Attach(ctx, c)
 		return err
-	})
+	}}
+	if c.Options.TTY {
+		so.Rows, so.Cols = terminalSize(cmd.OutOrStdout())
+	}
+	_, err := e.StartContainer(ctx, c.ID, so)
 	if err != nil {
 		return 0, err
 	}

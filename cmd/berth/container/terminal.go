@@ -59,6 +59,16 @@ func rawTerminal(r io.Reader, reading bool) func() {
 	return func() { _ = term.Restore(int(f.Fd()), st) }
 }
 
+// terminalSize returns w's terminal size, or zeros.
+func terminalSize(w io.Writer) (rows, cols uint16) {
+	if f, ok := w.(*os.File); ok {
+		if c, r, err := term.GetSize(int(f.Fd())); err == nil {
+			return uint16(r), uint16(c)
+		}
+	}
+	return 0, 0
+}
+
 // followSize calls resize with w's terminal size now and on every SIGWINCH; it returns the stop.
 func followSize(w io.Writer, resize func(rows, cols uint16)) func() {
 	f, ok := w.(*os.File)

@@ -23,8 +23,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
-	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/libcontainer"
 )
