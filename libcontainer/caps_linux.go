@@ -111,11 +111,12 @@ func (c *caps) apply() error {
 	return nil
 }
 
-// AllCaps lists every capability the kernel headers know, sorted, for --privileged and ALL.
+// AllCaps lists every capability this process may grant (the kernel knows it and it is in our
+// bounding set), sorted, for --privileged and ALL.
 func AllCaps() []string {
 	out := make([]string, 0, len(capNames))
 	for n, c := range capNames {
-		if c <= lastCap() {
+		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, c, 0, 0, 0); c <= lastCap() && err == nil && in == 1 {
 			out = append(out, n)
 		}
 	}

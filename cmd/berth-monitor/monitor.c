@@ -645,12 +645,19 @@ static void finish(int code) {
 	write_file_atomic("exit", buf);
 	snprintf(buf, sizeof buf, "%d", code);
 	broadcast(F_EXIT, buf, strlen(buf));
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i].fd >= 0) client_drop(&clients[i]);
+	// An attached client that removes the container itself (run --rm) says so by creating
+	// "removing" before it hangs up: wait for the hang-up, briefly.
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i].fd < 0) continue;
+		struct timeval tv = {.tv_sec = 1};
+		setsockopt(clients[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		while (read(clients[i].fd, buf, sizeof buf) > 0) {}
+		client_drop(&clients[i]);
+	}
 	if (listen_fd >= 0) close(listen_fd);
 	unlink("attach");
 	if (logf.fd >= 0) close(logf.fd);
-	if (o.exit_cmd && o.exit_cmd[0]) wait_pid(spawn(o.exit_cmd, -1, -1, -1, 0));
+	if (o.exit_cmd && o.exit_cmd[0] && access("removing", F_OK) != 0) wait_pid(spawn(o.exit_cmd, -1, -1, -1, 0));
 	_exit(0);
 }
 

@@ -43,6 +43,9 @@ type AttachIO struct {
 	Stdin          io.Reader // nil: none
 	Stdout, Stderr io.Writer
 	DetachKeys     []byte // nil: none
+	// RemoveAfter says the caller removes the container once it exits (run --rm): the
+	// monitor then leaves the removal to it instead of running its cleanup.
+	RemoveAfter bool
 }
 
 // Attach connects to a running container's monitor.
@@ -106,6 +109,9 @@ func (a *AttachConn) Stream(ctx context.Context, io_ AttachIO) (int, error) {
 		a.nc.Close()
 	}()
 	code, err := a.readOutput(io_.Stdout, io_.Stderr)
+	if err == nil && io_.RemoveAfter {
+		a.e.markRemoving(a.c)
+	}
 	select {
 	case <-detached:
 		return 0, ErrDetached

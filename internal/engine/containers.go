@@ -267,29 +267,34 @@ type RemoveOptions struct {
 	Volumes bool // remove its anonymous volumes too
 }
 
-// RemoveContainer removes a container; a running one only with Force, after killing it.
+// RemoveContainer removes a container; a running one only with Force, after killing it. It
+// waits for the monitor to be gone, so nothing of the container runs once it returns.
 func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOptions) error {
 	c, err := e.Container(ctx, ref)
 	if err != nil {
 		return err
 	}
-	lk, err := e.Lock(ctx, "container", c.ID)
-	if err != nil {
-		return err
-	}
-	defer lk.Release()
 	if c.Active() {
 		if !o.Force {
 			return errdefs.Newf(errdefs.ErrInUse, "cannot remove container %s: container is %s: stop the container before removing or force remove", c.Name, c.State)
 		}
 		e.markStopped(c)
+		e.markRemoving(c)
 		if rt, err := e.runtimeFor(c.Options.Runtime); err == nil {
 			if c.State == StatePaused {
 				_ = rt.Resume(c.ID)
 			}
 			_ = rt.Kill(c.ID, syscall.SIGKILL, true)
 		}
-		e.waitExit(c, 10*time.Second)
+	}
+	e.waitMonitorGone(c, 10*time.Second)
+	lk, err := e.Lock(ctx, "container", c.ID)
+	if err != nil {
+		return err
+	}
+	defer lk.Release()
+	if _, err := e.Container(ctx, c.ID); err != nil {
+		return err // e.g. removed by its monitor's cleanup (run --rm)
 	}
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err

@@ -207,6 +207,10 @@ type Change struct {
 	Path string
 }
 
+// runtimeMountPoints are made by the runtime in every container: diff does not show them.
+var runtimeMountPoints = map[string]bool{"/dev": true, "/proc": true, "/sys": true, "/etc/hostname": true,
+	"/etc/hosts": true, "/etc/resolv.conf": true, initPath: true}
+
 // DiffContainer lists what changed in the container's filesystem against its image.
 func (e *Engine) DiffContainer(ctx context.Context, ref string) ([]Change, error) {
 	c, err := e.Container(ctx, ref)
@@ -244,6 +248,8 @@ func (e *Engine) DiffContainer(ctx context.Context, ref string) ([]Change, error
 		name := "/" + strings.TrimSuffix(strings.TrimPrefix(h.Name, "./"), "/")
 		dir, base := path.Split(name)
 		switch {
+		case runtimeMountPoints[name]:
+			continue
 		case base == ".wh..wh..opq":
 			continue
 		case strings.HasPrefix(base, ".wh."):

@@ -2,32 +2,49 @@ package engine
 
 import (
 	"os"
+	"path"
 	"path/filepath"
-	"strconv"
+	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
-// secureJoin resolves path inside root as the container would see it: symlinks and ".." stay
-// within root (openat2 RESOLVE_IN_ROOT). A missing last element is joined unresolved.
-func secureJoin(root, path string) (string, error) {
-	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", &os.PathError{Op: "open", Path: root, Err: err}
-	}
-	defer unix.Close(rootfd)
-	rel := filepath.Clean("/" + path)
-	fd, err := unix.Openat2(rootfd, rel, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
-	if err == unix.ENOENT && rel != "/" {
-		dir, err := secureJoin(root, filepath.Dir(rel))
+// secureJoin resolves p inside root as the container would see it: every symlink on the way
+// is resolved against root and ".." stops at root, so the result never leaves root (like
+// filepath-securejoin). root may be /proc/PID/root. Missing elements are joined unresolved.
+func secureJoin(root, p string) (string, error) {
+	resolved := "" // relative to root, free of symlinks
+	rest := p
+	for links := 0; rest != ""; {
+		rest = strings.TrimLeft(rest, "/")
+		elem, tail, _ := strings.Cut(rest, "/")
+		rest = tail
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if resolved = path.Dir(resolved); resolved == "." {
+				resolved = ""
+			}
+			continue
+		}
+		next := path.Join(resolved, elem)
+		fi, err := os.Lstat(filepath.Join(root, next))
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if links++; links > 255 {
+			return "", errdefs.Newf(errdefs.ErrInvalid, "resolve %s: too many levels of symbolic links", p)
+		}
+		target, err := os.Readlink(filepath.Join(root, next))
 		if err != nil {
 			return "", err
 		}
-		return filepath.Join(dir, filepath.Base(rel)), nil
+		if path.IsAbs(target) {
+			resolved = ""
+		}
+		rest = target + "/" + rest
 	}
-	if err != nil {
-		return "", &os.PathError{Op: "resolve", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	return filepath.Join(root, resolved), nil
 }

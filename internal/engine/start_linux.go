@@ -75,7 +75,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{"exit", "last-exit", "stopped", "restarts", "health.json", "monitor.pid"} {
+	for _, f := range []string{"exit", "last-exit", "stopped", "removing", "restarts", "health.json", "monitor.pid"} {
 		os.Remove(filepath.Join(run, f))
 	}
 	spec, err := e.containerSpec(ctx, c, img, rootfs)
@@ -245,6 +245,18 @@ func (e *Engine) cleanupRuntime(ctx context.Context, c *Container) error {
 	return store.UnmountContainerLayer(ctx, c.ID)
 }
 
+// markRemoving tells the monitor not to run its cleanup: whoever removes the container does.
+func (e *Engine) markRemoving(c *Container) {
+	_ = os.WriteFile(e.runFile(c, "removing"), nil, 0o600)
+}
+
+// waitMonitorGone waits for the container's monitor to exit, up to timeout.
+func (e *Engine) waitMonitorGone(c *Container, timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); e.monitorAlive(c) && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // markStopped tells the monitor the user stopped the container: no restart policy applies.
 func (e *Engine) markStopped(c *Container) {
 	_ = os.WriteFile(e.runFile(c, "stopped"), nil, 0o600)
@@ -300,6 +312,7 @@ func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *time.Du
 		_ = rt.Kill(c.ID, syscall.SIGKILL, true)
 		e.waitExit(c, 10*time.Second)
 	}
+	e.waitMonitorGone(c, 10*time.Second) // its cleanup done, the container can start again at once
 	return e.Container(ctx, c.ID)
 }
 

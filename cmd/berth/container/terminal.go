@@ -18,7 +18,7 @@ import (
 // terminal on both sides, ours is put in raw mode and its size follows ours.
 func stream(cmd *cobra.Command, c *engine.Container, conn *engine.AttachConn, keys []byte, sigProxy bool) (int, error) {
 	e, ctx := cli.Engine(cmd), cmd.Context()
-	aio := engine.AttachIO{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr()}
+	aio := engine.AttachIO{Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), RemoveAfter: c.Options.Rm}
 	if c.Options.Interactive {
 		aio.Stdin, aio.DetachKeys = cmd.InOrStdin(), keys
 	}
