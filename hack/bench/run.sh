@@ -1,24 +1,51 @@
 #!/usr/bin/env bash
-# `berth run --rm IMAGE true` against `podman run --rm --network none IMAGE true`, side by side
-# in one hyperfine run (the "Relative" column is the ratio), then the monitor's RSS.
+# Containers, side by side in one run each (hyperfine's "Relative" column is the ratio):
+# `berth run --rm` vs `podman run --rm --network none` vs `runc run` of the same bundle;
+# (podman gets --ulimit nofile=1024:1024 --ulimit nproc=1024:1024: its default nofile is above what this host allows)
+# `berth ps -a` vs `podman ps -a` over 1,000 containers; berth-monitor's RSS vs conmon's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BERTH=${BERTH:-$PWD/bin/berth}
+N=${PS_CONTAINERS:-1000}
 work=$(mktemp -d /var/tmp/berth-bench-run.XXXXXX)
 b="$BERTH --root $work/berth --runroot $work/berth-run"
-p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc"
-cleanup() { $p rm -af >/dev/null 2>&1 || true; $b rm -f rss >/dev/null 2>&1 || true; rm -rf "$work"; }
+p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend none"
+cleanup() {
+  $p rm -af >/dev/null 2>&1 || true
+  $b rm -af >/dev/null 2>&1 || true
+  umount -R "$work/bundle/rootfs" 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 mkdir -p "$work/rootfs/bin"
 cp /bin/busybox "$work/rootfs/bin/"
 for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-$b import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null 2>&1 || $b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
+$b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
 $p import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null
-hyperfine --style basic -N -w 3 -r 20 --export-markdown "$work/run.md" \
+# runc's bundle: the same rootfs, the config berth-runtime's spec writes, no terminal.
+mkdir -p "$work/bundle" && cp -a "$work/rootfs" "$work/bundle/rootfs"
+(cd "$work/bundle" && "$BERTH" runtime spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' config.json)
+hyperfine --style basic -N -w 3 -r 30 --export-markdown "$work/run.md" \
   -n "berth run --rm" "$b run --rm localhost/bench:1 true" \
-  -n "podman run --rm --network none (runc)" "$p run --rm --network none localhost/bench:1 true"
+  -n "podman run --rm --network none (runc)" "$p run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/bench:1 true" \
+  -n "runc run (bundle only)" "runc --root $work/runc run -b $work/bundle bench"
 cat "$work/run.md"
+
+echo "creating $N containers for each engine..."
+for i in $(seq "$N"); do echo "create localhost/bench:1 true"; done | sed "s|^|$b |" | xargs -P 4 -I{} sh -c '{} >/dev/null'
+for i in $(seq "$N"); do echo "create localhost/bench:1 true"; done | sed "s|^|$p |; s|create |create --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 |" | xargs -P 4 -I{} sh -c '{} >/dev/null'
+hyperfine --style basic -N -w 2 -r 10 --export-markdown "$work/ps.md" \
+  -n "berth ps -a ($N containers)" "$b ps -a" \
+  -n "podman ps -a ($N containers)" "$p ps -a"
+cat "$work/ps.md"
+$b rm -af >/dev/null; $p rm -af >/dev/null
+
 $b run -d --name rss localhost/bench:1 sleep 100 >/dev/null
-pid=$(pgrep -f "berth-monitor --id .* --runtime-root $work/berth-run/runtime" | head -1)
-echo "berth-monitor RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$pid/status)"
+$p run -d --name rss --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/bench:1 sleep 100 >/dev/null
+sleep 0.5
+rss() { awk '/VmRSS/ {print $2, $3}' "/proc/$1/status"; }
+mon=$(pgrep -f "berth-monitor --id .* --runtime-root $work/berth-run/runtime" | head -1)
+con=$(pgrep -f "conmon .*$work/podman" | head -1 || true)
+echo "berth-monitor RSS: $(rss "$mon")"
+[ -n "$con" ] && echo "conmon RSS: $(rss "$con")"
