@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,11 +248,12 @@ func TestImagePullKilledMidway(t *testing.T) {
 	pushFixture(t, ref, big)
 	for _, delay := range []time.Duration{5, 30, 80, 150, 300, 600} {
 		cmd := b.Cmd("pull", ref)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // kill its helper processes too
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(delay * time.Millisecond)
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 		out := b.Run("images", "-q", "--no-trunc").WantSuccess(t).Stdout
 		if out != "" && strings.TrimSpace(out) != mustConfigName(t, big) {
