@@ -261,11 +261,15 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	var reply io.Reader = parentSock
 	var ptyMaster *os.File
 	if spec.Process.Terminal {
-		first, master, err := recvConsole(parentSock)
+		// One byte with the pty master attached, or the start of an error report.
+		first, master, err := RecvFd(int(parentSock.Fd()), 1)
+		if err == nil && len(first) == 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		if err != nil {
 			return fmt.Errorf("container init died during setup: %w", err)
 		}
-		if master == nil { // an error message instead
+		if master == nil {
 			reply = io.MultiReader(bytes.NewReader(first), parentSock)
 		} else {
 			ptyMaster = master
@@ -584,16 +588,13 @@ func socketPair() (*os.File, *os.File, error) {
 	return os.NewFile(uintptr(fds[0]), "sync-parent"), os.NewFile(uintptr(fds[1]), "sync-child"), nil
 }
 
-// recvConsole reads the init's first message: one byte with the pty master attached, or the
-// first byte of an error report (returned, with a nil file).
-func recvConsole(sock *os.File) ([]byte, *os.File, error) {
-	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+// RecvFd reads up to max bytes from the unix socket fd and the file descriptor sent with
+// them (SCM_RIGHTS), if any: the other side of sendConsole.
+func RecvFd(fd, max int) ([]byte, *os.File, error) {
+	buf, oob := make([]byte, max), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return nil, nil, err
-	}
-	if n == 0 {
-		return nil, nil, io.ErrUnexpectedEOF
+		return nil, nil, fmt.Errorf("receive file descriptor: %w", err)
 	}
 	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) == 1 {
 		if fds, err := unix.ParseUnixRights(&msgs[0]); err == nil && len(fds) == 1 {

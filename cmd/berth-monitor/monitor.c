@@ -42,7 +42,7 @@ enum { R_NO, R_ON_FAILURE, R_ALWAYS, R_UNLESS_STOPPED };
 #define HEALTH_OUT 4096
 
 static struct {
-	const char *id, *runtime, *runtime_root, *bundle, *log_path, *exit_file, *run_dir;
+	const char *id, *runtime, *runtime_root, *bundle, *log_path, *exit_file;
 	int log_driver, tty, stdin_open, restart, restart_max;
 	long long log_max_size;
 	int log_max_files;
@@ -97,19 +97,7 @@ static void die_ready(int ready, const char *fmt, ...) {
 	_exit(1);
 }
 
-static void write_all(int fd, const void *p, size_t n) {
-	const char *b = p;
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR) continue;
-			return;
-		}
-		b += w, n -= w;
-	}
-}
-
-static int write_all_ok(int fd, const void *p, size_t n) {
+static int write_all(int fd, const void *p, size_t n) {
 	const char *b = p;
 	while (n > 0) {
 		ssize_t w = write(fd, b, n);
@@ -122,17 +110,24 @@ static int write_all_ok(int fd, const void *p, size_t n) {
 	return 0;
 }
 
-static void path_in_run(char *dst, size_t n, const char *name) { snprintf(dst, n, "%s/%s", o.run_dir, name); }
-
+// write_file_atomic writes a file of the run directory (our working directory) by renaming.
 static void write_file_atomic(const char *name, const char *data) {
-	char p[4096], tmp[4200];
-	path_in_run(p, sizeof p, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp", p);
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) return;
 	write_all(fd, data, strlen(data));
 	close(fd);
-	rename(tmp, p);
+	rename(tmp, name);
+}
+
+// fmt_time writes ns since the epoch as RFC 3339 with nanoseconds and returns its length.
+static int fmt_time(char *dst, size_t n, long long ns) {
+	time_t s = ns / 1000000000LL;
+	struct tm tm;
+	gmtime_r(&s, &tm);
+	return snprintf(dst, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+	                tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1000000000LL);
 }
 
 // ---- log ----
@@ -160,15 +155,6 @@ static void log_rotate(void) {
 		}
 	}
 	log_open();
-}
-
-static size_t rfc3339(char *dst, size_t n) {
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	return snprintf(dst, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	                tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec);
 }
 
 // json_escape appends s[0:n] as the inside of a JSON string to dst (capacity cap) and returns the new length.
@@ -204,10 +190,10 @@ static void log_line(int stream, const char *text, size_t n, int partial) {
 		len = json_escape(rec, len, sizeof rec - 64, text, n);
 		if (!partial) len += snprintf(rec + len, sizeof rec - len, "\\n");
 		len += snprintf(rec + len, sizeof rec - len, "\",\"stream\":\"%s\",\"time\":\"", sname);
-		len += rfc3339(rec + len, sizeof rec - len);
+		len += fmt_time(rec + len, sizeof rec - len, now_ns(CLOCK_REALTIME));
 		len += snprintf(rec + len, sizeof rec - len, "\"}\n");
 	} else {
-		len = rfc3339(rec, sizeof rec);
+		len = fmt_time(rec, sizeof rec, now_ns(CLOCK_REALTIME));
 		len += snprintf(rec + len, sizeof rec - len, " %s %c ", sname, partial ? 'P' : 'F');
 		if (n > sizeof rec - len - 2) n = sizeof rec - len - 2;
 		memcpy(rec + len, text, n);
@@ -268,7 +254,7 @@ static void client_drop(struct client *c) {
 
 static void send_frame(struct client *c, int kind, const void *p, size_t n) {
 	unsigned char h[5] = {kind, n >> 24, n >> 16, n >> 8, n};
-	if (write_all_ok(c->fd, h, 5) < 0 || write_all_ok(c->fd, p, n) < 0) client_drop(c);
+	if (write_all(c->fd, h, 5) < 0 || write_all(c->fd, p, n) < 0) client_drop(c);
 }
 
 static void broadcast(int kind, const void *p, size_t n) {
@@ -550,14 +536,6 @@ static void health_read(void) {
 	health_n += k;
 }
 
-static void fmt_time(char *dst, size_t n, long long ns) {
-	time_t s = ns / 1000000000LL;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	snprintf(dst, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	         tm.tm_min, tm.tm_sec, ns % 1000000000LL);
-}
-
 static void health_done(int code, int timed_out) {
 	unwatch(&health_out);
 	health_pid = 0;
@@ -592,14 +570,8 @@ static void health_done(int code, int timed_out) {
 
 // ---- exit and restart ----
 
-static int stopped_by_user(void) {
-	char p[4200];
-	path_in_run(p, sizeof p, "stopped");
-	return access(p, F_OK) == 0;
-}
-
 static int should_restart(int code) {
-	if (stopped_by_user()) return 0;
+	if (access("stopped", F_OK) == 0) return 0; // the user stopped it
 	switch (o.restart) {
 	case R_ALWAYS:
 	case R_UNLESS_STOPPED:
@@ -610,39 +582,37 @@ static int should_restart(int code) {
 	return 0;
 }
 
-static void drain(int *fd, int stream) {
-	char buf[65536];
-	if (*fd < 0) return;
-	fcntl(*fd, F_SETFL, O_NONBLOCK);
-	for (;;) {
-		ssize_t r = read(*fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) break;
-		log_data(stream, buf, r);
-		broadcast(stream, buf, r);
-	}
-	log_flush(stream);
-	unwatch(fd);
-}
-
-static void on_output(int *fd, int stream) {
+// on_output copies one read of the container's output to the log and the attach clients; it
+// returns 0 once there is nothing more to read now.
+static int on_output(int *fd, int stream) {
 	char buf[65536];
 	ssize_t r = read(*fd, buf, sizeof buf);
-	if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+	if (r < 0 && errno == EINTR) return 1;
+	if (r < 0 && errno == EAGAIN) return 0;
 	if (r <= 0) { // EOF, or EIO from a pty whose other side is closed
 		log_flush(stream);
 		unwatch(fd);
 		if (fd == &out_fd && o.tty && in_fd >= 0) close(in_fd), in_fd = -1;
-		return;
+		return 0;
 	}
 	log_data(stream, buf, r);
 	broadcast(stream, buf, r);
+	return 1;
+}
+
+// drain reads what is left of an output once the container has exited.
+static void drain(int *fd, int stream) {
+	if (*fd < 0) return;
+	fcntl(*fd, F_SETFL, O_NONBLOCK);
+	while (*fd >= 0 && on_output(fd, stream)) {}
+	log_flush(stream);
+	unwatch(fd);
 }
 
 static void finish(int code) {
 	char buf[64];
 	snprintf(buf, sizeof buf, "%d %lld\n", code, now_ns(CLOCK_REALTIME));
-	write_file_atomic("exit", buf);
+	write_file_atomic(o.exit_file, buf);
 	snprintf(buf, sizeof buf, "%d", code);
 	broadcast(F_EXIT, buf, strlen(buf));
 	// An attached client that removes the container itself (run --rm) says so by creating
@@ -671,9 +641,6 @@ static int restart_container(void) {
 	if (create_container(err, sizeof err) < 0) return -1;
 	if (run_runtime("start", 0) != 0) return -1;
 	started_at = now_ns(CLOCK_MONOTONIC);
-	char started[64];
-	fmt_time(started, sizeof started, now_ns(CLOCK_REALTIME));
-	write_file_atomic("started", started);
 	return 0;
 }
 
@@ -733,15 +700,16 @@ int berth_monitor_main(int argc, char **argv) {
 	int ready = 3;
 	if (fcntl(ready, F_GETFD) < 0) ready = open("/dev/null", O_WRONLY);
 	fcntl(ready, F_SETFD, FD_CLOEXEC);
-	// The run directory is the exit file's: relative names keep socket paths short.
+	// The run directory is the exit file's: we work in it, and relative names keep socket
+	// paths short.
 	static char dir[4096];
 	snprintf(dir, sizeof dir, "%s", o.exit_file);
 	char *slash = strrchr(dir, '/');
-	if (slash) *slash = 0;
-	else strcpy(dir, ".");
-	o.run_dir = dir;
-	if (chdir(dir) < 0) die_ready(ready, "run directory %s: %s", dir, strerror(errno));
-	if (o.tty && o.log_driver == LOG_NONE) o.log_path = NULL;
+	if (slash) {
+		*slash = 0;
+		o.exit_file = slash + 1 - dir + o.exit_file;
+		if (chdir(*dir ? dir : "/") < 0) die_ready(ready, "run directory %s: %s", dir, strerror(errno));
+	}
 	for (int i = 0; i < MAX_CLIENTS; i++) clients[i].fd = -1;
 
 	// Orphaned container processes (the init, once the runtime exits) become our children.

@@ -93,12 +93,12 @@ func (a *AttachConn) Close() error { return a.nc.Close() }
 
 // Stream copies stdin to the container and its output to stdout/stderr until it exits
 // (returning its status), the user detaches (ErrDetached), or ctx ends.
-func (a *AttachConn) Stream(ctx context.Context, io_ AttachIO) (int, error) {
+func (a *AttachConn) Stream(ctx context.Context, aio AttachIO) (int, error) {
 	defer a.nc.Close()
 	detached := make(chan struct{})
-	if io_.Stdin != nil {
+	if aio.Stdin != nil {
 		go func() {
-			if a.copyStdin(io_.Stdin, io_.DetachKeys) {
+			if a.copyStdin(aio.Stdin, aio.DetachKeys) {
 				close(detached)
 				a.nc.Close()
 			}
@@ -108,8 +108,8 @@ func (a *AttachConn) Stream(ctx context.Context, io_ AttachIO) (int, error) {
 		<-ctx.Done()
 		a.nc.Close()
 	}()
-	code, err := a.readOutput(io_.Stdout, io_.Stderr)
-	if err == nil && io_.RemoveAfter {
+	code, err := a.readOutput(aio.Stdout, aio.Stderr)
+	if err == nil && aio.RemoveAfter {
 		a.e.markRemoving(a.c)
 	}
 	select {

@@ -153,6 +153,23 @@ func (e *Engine) Container(ctx context.Context, ref string) (*Container, error) 
 	return &c, e.reconcile(ctx, &c)
 }
 
+// lockedContainer takes the lock of container ref and loads it under the lock, so that what
+// the caller decides from its state holds until it calls release.
+func (e *Engine) lockedContainer(ctx context.Context, ref string) (c *Container, release func(), err error) {
+	if c, err = e.Container(ctx, ref); err != nil {
+		return nil, nil, err
+	}
+	lk, err := e.Lock(ctx, "container", c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c, err = e.Container(ctx, c.ID); err != nil {
+		lk.Release()
+		return nil, nil, err
+	}
+	return c, func() { lk.Release() }, nil
+}
+
 // Containers lists every container, newest first, reconciled.
 func (e *Engine) Containers(ctx context.Context) ([]*Container, error) {
 	db, err := e.DB(ctx)
@@ -288,14 +305,11 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 		}
 	}
 	e.waitMonitorGone(c, 10*time.Second)
-	lk, err := e.Lock(ctx, "container", c.ID)
+	c, release, err := e.lockedContainer(ctx, c.ID) // its monitor's cleanup may have removed it (run --rm)
 	if err != nil {
 		return err
 	}
-	defer lk.Release()
-	if _, err := e.Container(ctx, c.ID); err != nil {
-		return err // e.g. removed by its monitor's cleanup (run --rm)
-	}
+	defer release()
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err
 	}

@@ -22,14 +22,8 @@ import (
 	"github.com/berth-project/berth/libimage/archive"
 )
 
-// withRootfs calls fn with the container's root filesystem as the container sees it: through
-// /proc/PID/root when it runs (volumes included), else its layer, mounted for the call.
-func (e *Engine) withRootfs(ctx context.Context, c *Container, fn func(root string) error) error {
-	if c.Active() && c.Pid > 0 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/root", c.Pid)); err == nil {
-			return fn(fmt.Sprintf("/proc/%d/root", c.Pid))
-		}
-	}
+// withLayer calls fn with the container's layer, mounted for the call unless it runs.
+func (e *Engine) withLayer(ctx context.Context, c *Container, fn func(root string) error) error {
 	lk, err := e.Lock(ctx, "container", c.ID)
 	if err != nil {
 		return err
@@ -43,21 +37,37 @@ func (e *Engine) withRootfs(ctx context.Context, c *Container, fn func(root stri
 	if err != nil {
 		return err
 	}
-	defer store.UnmountContainerLayer(ctx, c.ID)
+	if !c.Active() {
+		defer store.UnmountContainerLayer(ctx, c.ID)
+	}
 	return fn(root)
 }
 
-// CopyFromContainer copies path out of the container to dst on the host ("-": a tar to w).
-func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w io.Writer) error {
+// withPath calls fn with p resolved inside the container's root filesystem as the container
+// sees it: through /proc/PID/root when it runs (volumes included), else in its layer.
+func (e *Engine) withPath(ctx context.Context, ref, p string, fn func(c *Container, resolved string) error) error {
 	c, err := e.Container(ctx, ref)
 	if err != nil {
 		return err
 	}
-	return e.withRootfs(ctx, c, func(root string) error {
-		from, err := secureJoin(root, src)
+	in := func(root string) error {
+		resolved, err := secureJoin(root, p)
 		if err != nil {
 			return err
 		}
+		return fn(c, resolved)
+	}
+	if proc := fmt.Sprintf("/proc/%d/root", c.Pid); c.Active() && c.Pid > 0 {
+		if _, err := os.Stat(proc); err == nil {
+			return in(proc)
+		}
+	}
+	return e.withLayer(ctx, c, in)
+}
+
+// CopyFromContainer copies path out of the container to dst on the host ("-": a tar to w).
+func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w io.Writer) error {
+	return e.withPath(ctx, ref, src, func(c *Container, from string) error {
 		fi, err := os.Lstat(from)
 		if err != nil {
 			return errdefs.Newf(errdefs.ErrNotFound, "could not find the file %s in container %s", src, c.Name)
@@ -71,15 +81,7 @@ func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w 
 
 // CopyToContainer copies src on the host ("-": a tar read from r) into the container at dst.
 func (e *Engine) CopyToContainer(ctx context.Context, src, ref, dst string, r io.Reader) error {
-	c, err := e.Container(ctx, ref)
-	if err != nil {
-		return err
-	}
-	return e.withRootfs(ctx, c, func(root string) error {
-		to, err := secureJoin(root, dst)
-		if err != nil {
-			return err
-		}
+	return e.withPath(ctx, ref, dst, func(c *Container, to string) error {
 		if src == "-" {
 			if fi, err := os.Stat(to); err != nil || !fi.IsDir() {
 				return errdefs.Newf(errdefs.ErrInvalid, "destination %s must be a directory when copying from stdin", dst)
@@ -175,30 +177,20 @@ func tarPath(ctx context.Context, p, name string, w io.Writer) error {
 	return archive.Tar(ctx, p, w, &archive.TarOptions{Prefix: name})
 }
 
-// ExportContainer writes the container's filesystem as a tar.
+// ExportContainer writes the container's filesystem (its layer, without volumes) as a tar.
 func (e *Engine) ExportContainer(ctx context.Context, ref string, w io.Writer) error {
 	c, err := e.Container(ctx, ref)
 	if err != nil {
 		return err
 	}
-	lk, err := e.Lock(ctx, "container", c.ID)
-	if err != nil {
-		return err
-	}
-	defer lk.Release()
-	store, err := e.Images(ctx)
-	if err != nil {
-		return err
-	}
-	wasMounted := c.Active()
-	root, err := store.MountContainerLayer(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	if !wasMounted {
-		defer store.UnmountContainerLayer(ctx, c.ID)
-	}
-	return archive.Tar(ctx, root, w, nil)
+	return e.withLayer(ctx, c, func(root string) error { return archive.Tar(ctx, root, w, nil) })
+}
+
+// layerDiff streams the container's changes as an OCI layer tar; close it when done.
+func layerDiff(ctx context.Context, store *libimage.Store, id string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, id, pw)) }()
+	return pr
 }
 
 // Change is one line of `diff`: Kind is A (added), C (changed) or D (deleted).
@@ -232,8 +224,7 @@ func (e *Engine) DiffContainer(ctx context.Context, ref string) ([]Change, error
 		return nil, err
 	}
 	defer store.UnmountContainerLayer(context.Background(), probe)
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, c.ID, pw)) }()
+	pr := layerDiff(ctx, store, c.ID)
 	defer pr.Close()
 	var out []Change
 	tr := tar.NewReader(pr)
@@ -317,8 +308,7 @@ func (e *Engine) CommitContainer(ctx context.Context, ctrRef, ref string, o Comm
 	if ref != "" {
 		names = []string{ref}
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, c.ID, pw)) }()
+	pr := layerDiff(ctx, store, c.ID)
 	defer pr.Close()
 	h := v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "berth commit " + c.Name, Comment: o.Message, Author: o.Author}
 	return store.Commit(ctx, parent, pr, cfg, h, names)
@@ -427,8 +417,7 @@ func (e *Engine) ContainerSize(ctx context.Context, c *Container) (rw, virtual i
 	if err != nil {
 		return 0, 0, err
 	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(store.DiffContainerLayer(ctx, c.ID, pw)) }()
+	pr := layerDiff(ctx, store, c.ID)
 	defer pr.Close()
 	tr := tar.NewReader(pr)
 	for {

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/libcontainer"
@@ -153,19 +152,14 @@ func receiveConsole(l net.Listener) (*os.File, error) {
 		return nil, fmt.Errorf("console socket: %w", err)
 	}
 	defer conn.Close()
-	buf, oob := make([]byte, 256), make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := conn.(*net.UnixConn).ReadMsgUnix(buf, oob)
+	f, err := conn.(*net.UnixConn).File()
 	if err != nil {
-		return nil, fmt.Errorf("receive console: %w", err)
+		return nil, err
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) == 0 {
-		return nil, fmt.Errorf("receive console: no file descriptor")
+	defer f.Close()
+	_, master, err := libcontainer.RecvFd(int(f.Fd()), 256)
+	if err == nil && master == nil {
+		err = fmt.Errorf("receive console: no file descriptor")
 	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, fmt.Errorf("receive console: no file descriptor")
-	}
-	unix.CloseOnExec(fds[0])
-	return os.NewFile(uintptr(fds[0]), "ptmx"), nil
+	return master, err
 }

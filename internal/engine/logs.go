@@ -70,19 +70,15 @@ func (e *Engine) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 	keep := func(le logEntry) bool {
 		return (o.Since.IsZero() || !le.time.Before(o.Since)) && (o.Until.IsZero() || le.time.Before(o.Until))
 	}
-	// Rotated files first, oldest first.
-	for i := 9; i >= 1; i-- {
-		readLogFile(fmt.Sprintf("%s.%d", path, i), 0, func(le logEntry) {
-			if keep(le) {
-				entries = append(entries, le)
-			}
-		})
-	}
-	offset := readLogFile(path, 0, func(le logEntry) {
+	collect := func(le logEntry) {
 		if keep(le) {
 			entries = append(entries, le)
 		}
-	})
+	}
+	for i := 9; i >= 1; i-- { // rotated files first, oldest first
+		readLogFile(fmt.Sprintf("%s.%d", path, i), 0, collect)
+	}
+	offset := readLogFile(path, 0, collect)
 	if o.Tail >= 0 {
 		entries = tailLines(entries, o.Tail)
 	}

@@ -35,15 +35,11 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if so == nil {
 		so = &StartOptions{}
 	}
-	c, err := e.Container(ctx, ref)
+	c, release, err := e.lockedContainer(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	lk, err := e.Lock(ctx, "container", c.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer lk.Release()
+	defer release()
 	if c.Active() {
 		return c, nil
 	}
@@ -214,15 +210,11 @@ func monitorError(msg string) error {
 // CleanupContainer is what a monitor runs when its container exits: release the runtime's
 // state and the mount, and remove the container if it was run with --rm.
 func (e *Engine) CleanupContainer(ctx context.Context, ref string) error {
-	c, err := e.Container(ctx, ref)
+	c, release, err := e.lockedContainer(ctx, ref)
 	if err != nil {
 		return err
 	}
-	lk, err := e.Lock(ctx, "container", c.ID)
-	if err != nil {
-		return err
-	}
-	defer lk.Release()
+	defer release()
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err
 	}

@@ -82,21 +82,7 @@ func (c ContainerTable) Get(ctx context.Context, ref string, rec any) (string, e
 
 // List calls fn with each record's JSON, newest first.
 func (c ContainerTable) List(ctx context.Context, fn func(data []byte) error) error {
-	rows, err := c.d.db.QueryContext(ctx, `SELECT record FROM containers ORDER BY created DESC`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d []byte
-		if err := rows.Scan(&d); err != nil {
-			return err
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return c.d.eachRecord(ctx, `SELECT record FROM containers ORDER BY created DESC`, fn)
 }
 
 // Delete removes the record of id; a missing one is not an error.

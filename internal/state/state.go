@@ -160,3 +160,22 @@ func (d *DB) Set(ctx context.Context, key, value string) error {
 		return err
 	})
 }
+
+// eachRecord calls fn with the first column of each row query returns.
+func (d *DB) eachRecord(ctx context.Context, query string, fn func(data []byte) error) error {
+	rows, err := d.db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

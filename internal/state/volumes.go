@@ -53,21 +53,7 @@ func (v VolumeTable) Get(ctx context.Context, name string, rec any) error {
 
 // List calls fn with each record's JSON, by name.
 func (v VolumeTable) List(ctx context.Context, fn func(data []byte) error) error {
-	rows, err := v.d.db.QueryContext(ctx, `SELECT record FROM volumes ORDER BY name`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d []byte
-		if err := rows.Scan(&d); err != nil {
-			return err
-		}
-		if err := fn(d); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return v.d.eachRecord(ctx, `SELECT record FROM volumes ORDER BY name`, fn)
 }
 
 // Delete removes the record of name; a missing one is not an error.

@@ -5,11 +5,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/berth-project/berth/internal/config"
 	"github.com/berth-project/berth/internal/engine"
@@ -158,4 +161,32 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// WriteArchive sends what write produces to output, or to stdout when output is empty (never
+// to a terminal). A file is written beside its target and renamed, so a failure never leaves
+// a partial archive.
+func WriteArchive(cmd *cobra.Command, output string, write func(io.Writer) error) error {
+	if output == "" {
+		if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+		}
+		return write(cmd.OutOrStdout())
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(output), ".berth-out-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", output, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", output, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), output)
 }

@@ -3,23 +3,17 @@ package container
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
 )
-
-func setSize(f *os.File, rows, cols uint16) {
-	_ = unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-}
 
 // splitCpArg splits CONTAINER:PATH; a path with a slash before any colon is local.
 func splitCpArg(a string) (ctr, path string) {
@@ -77,36 +71,13 @@ func exportCommand() *cobra.Command {
 		Short: "Export a container's filesystem as a tar archive",
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var w io.Writer = cmd.OutOrStdout()
-			if output == "" {
-				if f, ok := w.(*os.File); ok && isTerminal(f) {
-					return cli.Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-				}
+			return cli.WriteArchive(cmd, output, func(w io.Writer) error {
 				return cli.Engine(cmd).ExportContainer(cmd.Context(), args[0], w)
-			}
-			tmp := output + ".tmp"
-			f, err := os.Create(tmp)
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp)
-			if err := cli.Engine(cmd).ExportContainer(cmd.Context(), args[0], f); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			return os.Rename(tmp, output)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
 	return cmd
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 func commitCommand() *cobra.Command {

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
+	"github.com/berth-project/berth/libimage"
 )
 
 type psRow struct {
@@ -149,7 +150,7 @@ func psCommand(use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names := map[string]string{} // image id -> what to show
+			images := map[string]*libimage.Image{} // each image looked up once
 			var rows []any
 			for i, c := range cs {
 				if last > 0 && i >= last {
@@ -161,15 +162,16 @@ func psCommand(use string) *cobra.Command {
 				if !pf.match(ctx, e, c) {
 					continue
 				}
+				img, ok := images[c.ImageID]
+				if !ok {
+					img, _ = store.Lookup(ctx, c.ImageID)
+					images[c.ImageID] = img
+				}
 				r := psRow{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Status: status(c),
 					CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
-					Networks: c.Options.Network}
-				if n, ok := names[c.ImageID]; ok {
-					r.Image = n
-				} else if img, err := store.Lookup(ctx, c.ImageID); err == nil && len(img.Names) == 0 {
-					r.Image, names[c.ImageID] = img.ShortID(), img.ShortID()
-				} else {
-					names[c.ImageID] = r.Image
+					Networks: c.Options.Network, Command: commandLine(c, img)}
+				if img != nil && len(img.Names) == 0 {
+					r.Image = img.ShortID()
 				}
 				var labels, mounts []string
 				for k, v := range c.Options.Labels {
@@ -179,7 +181,6 @@ func psCommand(use string) *cobra.Command {
 					mounts = append(mounts, m.Source)
 				}
 				r.Labels, r.Mounts = strings.Join(labels, ","), strings.Join(mounts, ",")
-				r.Command = commandLine(ctx, e, c)
 				if !noTrunc {
 					r.ID = c.ID[:12]
 					if len(r.Command) > 20 {
@@ -215,23 +216,22 @@ func psCommand(use string) *cobra.Command {
 	return cmd
 }
 
-// commandLine is the container's command as ps shows it: its entrypoint and command.
-func commandLine(ctx context.Context, e *engine.Engine, c *engine.Container) string {
+// commandLine is the container's command as ps shows it: its entrypoint and command, or
+// its image's (img may be nil).
+func commandLine(c *engine.Container, img *libimage.Image) string {
 	o := c.Options
-	if o.Entrypoint != nil || len(o.Cmd) > 0 {
-		var entry []string
+	var args []string
+	switch {
+	case o.Entrypoint != nil || len(o.Cmd) > 0:
 		if o.Entrypoint != nil {
-			entry = *o.Entrypoint
+			args = append(args, *o.Entrypoint...)
 		}
-		return strings.Join(append(append([]string{}, entry...), o.Cmd...), " ")
+		args = append(args, o.Cmd...)
+	case img != nil:
+		ic := img.Config.Config
+		args = append(append(args, ic.Entrypoint...), ic.Cmd...)
 	}
-	if store, err := e.Images(ctx); err == nil {
-		if img, err := store.Lookup(ctx, c.ImageID); err == nil {
-			ic := img.Config.Config
-			return strings.Join(append(append([]string{}, ic.Entrypoint...), ic.Cmd...), " ")
-		}
-	}
-	return ""
+	return strings.Join(args, " ")
 }
 
 func logsCommand() *cobra.Command {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
@@ -89,4 +90,9 @@ func followSize(w io.Writer, resize func(rows, cols uint16)) func() {
 		}
 	}()
 	return func() { signal.Stop(ch); close(ch) }
+}
+
+// setSize sets a terminal's size.
+func setSize(f *os.File, rows, cols uint16) {
+	_ = unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
 }

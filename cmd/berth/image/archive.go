@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,29 +27,7 @@ func saveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "" {
-				if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-					return cli.Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-				}
-				return s.Save(ctx, args, archive, cmd.OutOrStdout())
-			}
-			// Write beside the target and rename, so a failed save never leaves a partial archive.
-			tmp, err := os.CreateTemp(filepath.Dir(output), ".berth-save-*")
-			if err != nil {
-				return fmt.Errorf("save: %w", err)
-			}
-			defer os.Remove(tmp.Name())
-			if err := s.Save(ctx, args, archive, tmp); err != nil {
-				tmp.Close()
-				return err
-			}
-			if err := tmp.Close(); err != nil {
-				return fmt.Errorf("save %s: %w", output, err)
-			}
-			if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-				return err
-			}
-			return os.Rename(tmp.Name(), output)
+			return cli.WriteArchive(cmd, output, func(w io.Writer) error { return s.Save(ctx, args, archive, w) })
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
