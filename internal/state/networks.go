@@ -1,0 +1,188 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+var networkMigrations = []string{
+	`CREATE TABLE networks (
+		name    TEXT PRIMARY KEY,
+		id      TEXT NOT NULL UNIQUE,
+		created INTEGER NOT NULL,
+		record  TEXT NOT NULL -- JSON of the engine's network record (a libnet.Network and more)
+	);
+	CREATE TABLE network_ips (
+		network   TEXT NOT NULL,
+		ip        TEXT NOT NULL,
+		container TEXT NOT NULL,
+		UNIQUE(network, ip)
+	);
+	CREATE INDEX network_ips_container ON network_ips(container)`,
+}
+
+// Networks stores network records as JSON documents keyed by unique name and id, and the
+// addresses containers hold on them.
+func (d *DB) Networks() NetworkTable { return NetworkTable{d} }
+
+// NetworkTable is the networks table and its address allocations.
+type NetworkTable struct{ d *DB }
+
+// Create inserts the record build returns, in one write transaction in which build sees
+// every record already stored (to pick a free subnet and bridge name no one else can take
+// meanwhile). A name already taken is ErrExists.
+func (n NetworkTable) Create(ctx context.Context, name, id string, created int64, build func(existing [][]byte) (any, error)) error {
+	return n.d.Update(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT record FROM networks`)
+		if err != nil {
+			return err
+		}
+		var existing [][]byte
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return err
+			}
+			existing = append(existing, b)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rec, err := build(existing)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO networks(name, id, created, record) VALUES(?,?,?,?)`, name, id, created, string(b))
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return errdefs.Newf(errdefs.ErrExists, "network with name %s already exists", name)
+		}
+		return err
+	})
+}
+
+// Get loads the record whose name, id or unique id prefix is ref into rec and returns its name.
+func (n NetworkTable) Get(ctx context.Context, ref string, rec any) (string, error) {
+	rows, err := n.d.db.QueryContext(ctx, `SELECT name, id, record FROM networks WHERE name = ? OR id LIKE ? || '%'
+		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var names, ids, data []string
+	for rows.Next() {
+		var nm, i, d string
+		if err := rows.Scan(&nm, &i, &d); err != nil {
+			return "", err
+		}
+		names, ids, data = append(names, nm), append(ids, i), append(data, d)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	switch {
+	case len(names) == 0 || ref == "":
+		return "", errdefs.Newf(errdefs.ErrNotFound, "network not found: %s", ref)
+	case len(names) > 1 && names[0] != ref && ids[0] != ref:
+		return "", errdefs.Newf(errdefs.ErrInvalid, "network id prefix %q is ambiguous", ref)
+	}
+	return names[0], json.Unmarshal([]byte(data[0]), rec)
+}
+
+// List calls fn with each record's JSON, oldest first.
+func (n NetworkTable) List(ctx context.Context, fn func(data []byte) error) error {
+	return n.d.eachRecord(ctx, `SELECT record FROM networks ORDER BY created, name`, fn)
+}
+
+// Delete removes the record of name and its address allocations; a missing one is not an error.
+func (n NetworkTable) Delete(ctx context.Context, name string) error {
+	return n.d.Update(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM network_ips WHERE network = ?`, name); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM networks WHERE name = ?`, name)
+		return err
+	})
+}
+
+// Allocate records an address on network for container, chosen by pick from the addresses
+// already held there, in one IMMEDIATE transaction: concurrent allocations never collide.
+// An address pick returns that is already held is ErrInUse.
+func (n NetworkTable) Allocate(ctx context.Context, network, container string, pick func(used map[string]bool) (string, error)) (string, error) {
+	var ip string
+	err := n.d.Update(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT ip FROM network_ips WHERE network = ?`, network)
+		if err != nil {
+			return err
+		}
+		used := map[string]bool{}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return err
+			}
+			used[s] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if ip, err = pick(used); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO network_ips(network, ip, container) VALUES(?,?,?)`, network, ip, container)
+		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+			return errdefs.Newf(errdefs.ErrInUse, "address %s is already in use on network %s", ip, network)
+		}
+		return err
+	})
+	return ip, err
+}
+
+// Release drops the addresses container holds on network, or on every network if network is "".
+func (n NetworkTable) Release(ctx context.Context, container, network string) error {
+	return n.d.Update(ctx, func(tx *sql.Tx) error {
+		var err error
+		if network == "" {
+			_, err = tx.ExecContext(ctx, `DELETE FROM network_ips WHERE container = ?`, container)
+		} else {
+			_, err = tx.ExecContext(ctx, `DELETE FROM network_ips WHERE container = ? AND network = ?`, container, network)
+		}
+		if err != nil {
+			return fmt.Errorf("release addresses of %s: %w", container, err)
+		}
+		return nil
+	})
+}
+
+// Allocation is one address a container holds on a network.
+type Allocation struct{ Network, IP, Container string }
+
+// Allocations lists the addresses held on network, or on every network if network is "".
+func (n NetworkTable) Allocations(ctx context.Context, network string) ([]Allocation, error) {
+	rows, err := n.d.db.QueryContext(ctx, `SELECT network, ip, container FROM network_ips WHERE ? = '' OR network = ? ORDER BY network, ip`, network, network)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Allocation
+	for rows.Next() {
+		var a Allocation
+		if err := rows.Scan(&a.Network, &a.IP, &a.Container); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

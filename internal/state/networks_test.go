@@ -1,0 +1,99 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// TestNetworkAllocateConcurrent opens one handle per goroutine, as separate berth processes
+// would, and checks that 20 concurrent allocations on one network never hand out an address twice.
+func TestNetworkAllocateConcurrent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "berth.db")
+	d, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Networks().Create(ctx, "net1", "id1", 1, func(existing [][]byte) (any, error) {
+		return map[string]string{"name": "net1"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	ips := make(chan string, 20)
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			h, err := Open(ctx, path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer h.Close()
+			ip, err := h.Networks().Allocate(ctx, "net1", fmt.Sprintf("c%d", i), func(used map[string]bool) (string, error) {
+				for n := 2; n < 255; n++ {
+					if ip := fmt.Sprintf("10.0.0.%d", n); !used[ip] {
+						return ip, nil
+					}
+				}
+				return "", errors.New("full")
+			})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ips <- ip
+		}(i)
+	}
+	wg.Wait()
+	close(ips)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for ip := range ips {
+		if seen[ip] {
+			t.Errorf("address %s handed out twice", ip)
+		}
+		seen[ip] = true
+	}
+	if len(seen) != 20 {
+		t.Errorf("got %d distinct addresses, want 20", len(seen))
+	}
+	_, err = d.Networks().Allocate(ctx, "net1", "other", func(map[string]bool) (string, error) { return "10.0.0.2", nil })
+	if !errors.Is(err, errdefs.ErrInUse) {
+		t.Errorf("Allocate(taken address) = %v, want ErrInUse", err)
+	}
+	if err := d.Networks().Release(ctx, "c3", ""); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := d.Networks().Allocations(ctx, "net1"); len(a) != 19 {
+		t.Errorf("after release: %d allocations, want 19", len(a))
+	}
+	var rec map[string]string
+	if name, err := d.Networks().Get(ctx, "id", &rec); err != nil || name != "net1" {
+		t.Errorf("Get(id prefix) = %q, %v", name, err)
+	}
+	if err := d.Networks().Create(ctx, "net1", "id2", 2, func([][]byte) (any, error) { return 1, nil }); !errors.Is(err, errdefs.ErrExists) {
+		t.Errorf("Create(duplicate) = %v, want ErrExists", err)
+	}
+	if err := d.Networks().Delete(ctx, "net1"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := d.Networks().Allocations(ctx, ""); len(a) != 0 {
+		t.Errorf("after delete: %d allocations", len(a))
+	}
+	if _, err := d.Networks().Get(ctx, "net1", &rec); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("Get(deleted) = %v, want ErrNotFound", err)
+	}
+}
