@@ -31,6 +31,7 @@ var components = []component{
 	{"images", imageMigrations},
 	{"containers", containerMigrations},
 	{"volumes", volumeMigrations},
+	{"buildcache", buildCacheMigrations},
 	{"networks", networkMigrations},
 }
 
