@@ -47,6 +47,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(system.Commands()...)
 	root.AddCommand(image.Commands()...)
+	root.AddCommand(image.BuildCommands()...)
 	root.AddCommand(container.Commands()...)
 	root.AddCommand(runtime.Command())
 	return root

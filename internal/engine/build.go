@@ -224,3 +224,35 @@ func (e *Engine) imageInUse(ctx context.Context, id string) (bool, error) {
 	}
 	return false, nil
 }
+
+// BuildError is a build that failed in a RUN step: docker build exits 1 then, whatever the
+// step's own status, and prints the step's message.
+type BuildError struct{ Err error }
+
+func (e *BuildError) Error() string { return e.Err.Error() }
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// ExitCode is docker build's status for a failed step.
+func (e *BuildError) ExitCode() int { return 1 }
+
+// Build runs the Dockerfile build o describes and returns the result's image ID. Intermediate
+// images stay in the store as the layer cache, hidden from `images`; the result is tagged
+// (by the builder) only when every step succeeded.
+func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
+	be, err := e.newBuildBackend(ctx, o.Network)
+	if err != nil {
+		return "", err
+	}
+	img, err := build.Build(ctx, be, o)
+	if err != nil {
+		var re *RunError
+		if errors.As(err, &re) {
+			return "", &BuildError{Err: err}
+		}
+		return "", err
+	}
+	if err := be.cache.UnmarkIntermediate(ctx, img.ID); err != nil {
+		return "", err
+	}
+	return img.ID, nil
+}

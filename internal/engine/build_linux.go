@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/libcontainer"
 	"github.com/berth-project/berth/libimage"
+	"github.com/berth-project/berth/libimage/archive"
 )
 
 // buildHostname is the hostname RUN steps see.
@@ -776,4 +779,48 @@ func copyFile(src, dst string, perm os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// BuildContextFromTar extracts a build context sent as a tar stream (`build -`) into a new
+// directory under dir, with the same safe extraction as layers (no escapes, no devices).
+// cleanup removes it.
+func BuildContextFromTar(ctx context.Context, r io.Reader, dir string) (string, func(), error) {
+	tmp, err := os.MkdirTemp(dir, "berth-build-context-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	rc, err := decompressContext(r)
+	if err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	if _, err := archive.Unpack(ctx, rc, tmp, &archive.UnpackOptions{Whiteouts: archive.WhiteoutApply, SkipDevices: true}); err != nil {
+		cleanup()
+		return "", nil, errdefs.Newf(errdefs.ErrInvalid, "read build context from stdin: %v", err)
+	}
+	return tmp, cleanup, nil
+}
+
+// decompressContext undoes gzip on a context tar, as docker build accepts a .tar.gz on stdin.
+func decompressContext(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(2)
+	if len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "read build context from stdin: %v", err)
+		}
+		return zr, nil
+	}
+	return br, nil
+}
+
+// IsContextArchive tells a tar (or gzipped tar) build context on stdin from a Dockerfile,
+// given the stream's first 512 bytes.
+func IsContextArchive(head []byte) bool {
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		return true
+	}
+	return len(head) >= 262 && string(head[257:262]) == "ustar"
 }

@@ -19,7 +19,7 @@ func Commands() []*cobra.Command {
 	ls.Aliases = []string{"list"}
 	rm := removeCommand("rm")
 	group.AddCommand(ls, rm, pullCommand(), pushCommand(), inspectCommand(), tagCommand(), pruneCommand(),
-		historyCommand(), saveCommand(), loadCommand(), importCommand())
+		historyCommand(), saveCommand(), loadCommand(), importCommand(), buildCommand())
 	return []*cobra.Command{group, listCommand("images"), removeCommand("rmi"), pullCommand(), pushCommand(),
 		tagCommand(), historyCommand(), saveCommand(), loadCommand(), importCommand(), loginCommand(), logoutCommand()}
 }

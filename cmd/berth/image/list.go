@@ -57,8 +57,16 @@ func listCommand(use string) *cobra.Command {
 				return err
 			}
 			var rows []any
+			// Build steps' intermediate images show only with -a, as in docker.
+			inter, err := cli.Engine(cmd).IntermediateImages(ctx)
+			if err != nil {
+				return err
+			}
 			seen := map[string]bool{}
 			for _, img := range imgs {
+				if !all && len(img.Names) == 0 && inter[img.ID] {
+					continue
+				}
 				for _, r := range imageRows(img, noTrunc) {
 					if !match.ok(img, r) {
 						continue
