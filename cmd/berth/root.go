@@ -6,6 +6,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/container"
 	"github.com/berth-project/berth/cmd/berth/image"
+	"github.com/berth-project/berth/cmd/berth/network"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
 	"github.com/berth-project/berth/internal/userns"
@@ -49,6 +50,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(image.Commands()...)
 	root.AddCommand(image.BuildCommands()...)
 	root.AddCommand(container.Commands()...)
+	root.AddCommand(network.Command())
 	root.AddCommand(runtime.Command())
 	return root
 }

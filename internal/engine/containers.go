@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/libnet"
 )
 
 // Container states as `ps` and `inspect` show them.
@@ -40,6 +41,8 @@ type Container struct {
 	// Read from the monitor's files while active.
 	RestartCount int
 	Health       *HealthState `json:"-"`
+	// Net is what the container holds on its networks while they are set up.
+	Net *NetworkState `json:",omitempty"`
 }
 
 // HealthState is what the monitor records of a container's health checks (Docker's shape).
@@ -93,6 +96,12 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Conta
 	}
 	if o.Entrypoint == nil && len(o.Cmd) == 0 && len(img.Config.Config.Cmd) == 0 && len(img.Config.Config.Entrypoint) == 0 {
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
+	}
+	if o.PublishAll {
+		o.Ports = append(append([]libnet.PortMapping{}, o.Ports...), exposedPorts(img.Config.Config.ExposedPorts)...)
+	}
+	if err := e.resolveNetworkOptions(ctx, &o); err != nil {
+		return nil, err
 	}
 	// The image's VOLUMEs become anonymous volumes unless something is mounted there.
 	for dst := range img.Config.Config.Volumes {
@@ -190,6 +199,7 @@ func (e *Engine) Containers(ctx context.Context) ([]*Container, error) {
 			return nil, err
 		}
 	}
+	e.sweepNetworks(ctx) // what a berth killed in the middle of a start left
 	return out, err
 }
 
@@ -237,7 +247,16 @@ func (e *Engine) reconcile(ctx context.Context, c *Container) error {
 	if err != nil {
 		return err
 	}
-	return db.Containers().Put(ctx, c.ID, c)
+	if err := db.Containers().Put(ctx, c.ID, c); err != nil {
+		return err
+	}
+	if !exited && c.Net != nil {
+		// Its monitor died and will never run the cleanup that releases the network.
+		if e.tryTeardown(ctx, c.ID) {
+			c.Net = nil
+		}
+	}
+	return nil
 }
 
 // monitorAlive says whether the container's monitor process still runs.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"strings"
 	"time"
@@ -50,23 +51,29 @@ type HostConfigJSON struct {
 		Type   string
 		Config map[string]string
 	}
-	NetworkMode    string
-	RestartPolicy  RestartPolicy
-	AutoRemove     bool
-	CapAdd         []string
-	CapDrop        []string
-	Privileged     bool
-	ReadonlyRootfs bool
-	SecurityOpt    []string
-	Tmpfs          map[string]string
-	Memory         int64
-	NanoCpus       int64
-	CpuShares      uint64
-	PidsLimit      int64
-	Devices        []Device
-	Ulimits        []Ulimit
-	Init           bool
-	Runtime        string
+	NetworkMode     string
+	PortBindings    map[string][]PortBinding
+	PublishAllPorts bool
+	Dns             []string
+	DnsSearch       []string
+	DnsOptions      []string
+	ExtraHosts      []string
+	RestartPolicy   RestartPolicy
+	AutoRemove      bool
+	CapAdd          []string
+	CapDrop         []string
+	Privileged      bool
+	ReadonlyRootfs  bool
+	SecurityOpt     []string
+	Tmpfs           map[string]string
+	Memory          int64
+	NanoCpus        int64
+	CpuShares       uint64
+	PidsLimit       int64
+	Devices         []Device
+	Ulimits         []Ulimit
+	Init            bool
+	Runtime         string
 }
 
 type MountJSON struct {
@@ -117,7 +124,7 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	o := c.Options
 	j := &ContainerJSON{ID: c.ID, Created: timeString(c.Created), Image: "sha256:" + strings.TrimPrefix(c.ImageID, "sha256:"),
 		Name: "/" + c.Name, RestartCount: c.RestartCount, Driver: e.Config.StorageDriver, Platform: "linux",
-		LogPath: e.LogPath(c), NetworkSettings: map[string]any{"Networks": map[string]any{}, "Ports": map[string]any{}}}
+		LogPath: e.LogPath(c), NetworkSettings: networkSettings(c)}
 	run := e.containerRunDir(c.ID)
 	j.ResolvConfPath, j.HostnamePath, j.HostsPath = filepath.Join(run, "resolv.conf"), filepath.Join(run, "hostname"), filepath.Join(run, "hosts")
 	if o.LogDriver == "none" {
@@ -159,12 +166,10 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 		j.Path, j.Args = args[0], args[1:]
 	}
 	j.Config = cfg
-	hc := HostConfigJSON{NetworkMode: o.Network, RestartPolicy: o.Restart, AutoRemove: o.Rm, CapAdd: o.CapAdd, CapDrop: o.CapDrop,
+	hc := HostConfigJSON{NetworkMode: c.NetworkMode(), PortBindings: PortMap(o.Ports), Dns: o.DNS, DnsSearch: o.DNSSearch,
+		DnsOptions: o.DNSOptions, ExtraHosts: o.AddHosts, PublishAllPorts: o.PublishAll, RestartPolicy: o.Restart, AutoRemove: o.Rm, CapAdd: o.CapAdd, CapDrop: o.CapDrop,
 		Privileged: o.Privileged, ReadonlyRootfs: o.ReadOnly, Memory: o.Memory, NanoCpus: o.NanoCPUs, CpuShares: o.CPUShares,
 		PidsLimit: o.PidsLimit, Devices: o.Devices, Ulimits: o.Ulimits, Init: o.Init, Runtime: o.Runtime}
-	if hc.NetworkMode == "" {
-		hc.NetworkMode = "none"
-	}
 	if hc.RestartPolicy.Name == "" {
 		hc.RestartPolicy.Name = "no"
 	}
@@ -210,4 +215,53 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	}
 	j.HostConfig = hc
 	return j, nil
+}
+
+// EndpointJSON is one network of a container in inspect's NetworkSettings.Networks.
+type EndpointJSON struct {
+	NetworkID           string
+	EndpointID          string
+	Gateway             string
+	IPAddress           string
+	IPPrefixLen         int
+	IPv6Gateway         string
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	MacAddress          string
+	Aliases             []string
+}
+
+// networkSettings is inspect's NetworkSettings: the first network's address at top level
+// (as Docker shows its default bridge), every network under Networks, published ports.
+func networkSettings(c *Container) map[string]any {
+	ns := map[string]any{"Networks": map[string]EndpointJSON{}, "Ports": map[string][]PortBinding{}, "SandboxKey": "",
+		"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""}
+	if c.Net == nil || !c.Active() {
+		return ns
+	}
+	ns["SandboxKey"], ns["Ports"] = c.Net.NetNS, PortMap(c.Net.Ports)
+	nets := map[string]EndpointJSON{}
+	for i, a := range c.Net.Attachments {
+		ep := EndpointJSON{NetworkID: a.Network.ID, EndpointID: c.ID[:12] + "-" + a.IfName, MacAddress: a.MAC.String(), Aliases: a.Aliases}
+		for _, ip := range a.IPs {
+			ones, _ := ip.Mask.Size()
+			gw := ""
+			for _, s := range a.Network.Subnets {
+				if _, sn, err := net.ParseCIDR(s.Subnet); err == nil && sn.Contains(ip.IP) {
+					gw = s.Gateway
+				}
+			}
+			if ip.IP.To4() != nil {
+				ep.IPAddress, ep.IPPrefixLen, ep.Gateway = ip.IP.String(), ones, gw
+			} else {
+				ep.GlobalIPv6Address, ep.GlobalIPv6PrefixLen, ep.IPv6Gateway = ip.IP.String(), ones, gw
+			}
+		}
+		if i == 0 {
+			ns["IPAddress"], ns["IPPrefixLen"], ns["Gateway"], ns["MacAddress"] = ep.IPAddress, ep.IPPrefixLen, ep.Gateway, ep.MacAddress
+		}
+		nets[a.Network.Name] = ep
+	}
+	ns["Networks"] = nets
+	return ns
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/libnet"
 )
 
 // CreateOptions are the `create`/`run` flags the engine understands: the user's validated
@@ -50,7 +51,17 @@ type CreateOptions struct {
 	LogOpts     map[string]string
 	Health      *Healthcheck
 	Runtime     string
-	Network     string
+	// Network is a mode (none, host, container:ID) or "" for the networks in Networks.
+	Network  string
+	Networks []NetworkRequest `json:",omitempty"` // eth0, eth1, ... in order
+	// Ports are -p's mappings (HostPort 0: a free port picked at start); -P adds the image's
+	// EXPOSEd ports at create.
+	Ports      []libnet.PortMapping `json:",omitempty"`
+	PublishAll bool                 `json:",omitempty"`
+	AddHosts   []string             `json:",omitempty"` // NAME:IP
+	DNS        []string             `json:",omitempty"`
+	DNSSearch  []string             `json:",omitempty"`
+	DNSOptions []string             `json:",omitempty"`
 }
 
 // Mount is one -v, --mount or --tmpfs.

@@ -124,6 +124,22 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if err := e.addMounts(ctx, c, s, rootfs); err != nil {
 		return nil, err
 	}
+	nsPath, hostNet, err := e.networkNamespace(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var nss []specs.LinuxNamespace
+	for _, ns := range s.Linux.Namespaces {
+		switch {
+		case ns.Type != specs.NetworkNamespace:
+		case hostNet:
+			continue
+		default:
+			ns.Path = nsPath
+		}
+		nss = append(nss, ns)
+	}
+	s.Linux.Namespaces = nss
 	s.Annotations = o.Labels
 	return s, nil
 }
@@ -240,13 +256,11 @@ func addHostDevices(s *specs.Spec) error {
 // addMounts adds the user's bind mounts, volumes and tmpfs mounts, and the /etc files.
 func (e *Engine) addMounts(ctx context.Context, c *Container, s *specs.Spec, rootfs string) error {
 	run := e.containerRunDir(c.ID)
-	etc := map[string]string{
-		"/etc/hostname": hostname(c) + "\n",
-		"/etc/hosts":    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname(c) + "\n",
+	hosts, resolv, err := e.etcFiles(ctx, c)
+	if err != nil {
+		return err
 	}
-	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-		etc["/etc/resolv.conf"] = string(b)
-	}
+	etc := map[string]string{"/etc/hostname": hostname(c) + "\n", "/etc/hosts": hosts, "/etc/resolv.conf": resolv}
 	for dst, content := range etc {
 		src := filepath.Join(run, filepath.Base(dst))
 		if err := os.WriteFile(src, []byte(content), 0o644); err != nil {

@@ -74,6 +74,14 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	for _, f := range []string{"exit", "last-exit", "stopped", "removing", "restarts", "health.json", "monitor.pid"} {
 		os.Remove(filepath.Join(run, f))
 	}
+	if err := e.setupNetwork(ctx, c); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			_ = e.teardownNetwork(context.Background(), c)
+		}
+	}()
 	spec, err := e.containerSpec(ctx, c, img, rootfs)
 	if err != nil {
 		return nil, err
@@ -229,6 +237,9 @@ func (e *Engine) cleanupRuntime(ctx context.Context, c *Container) error {
 		if err := rt.Delete(ctx, c.ID, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			return err
 		}
+	}
+	if err := e.teardownNetwork(ctx, c); err != nil {
+		return err
 	}
 	store, err := e.Images(ctx)
 	if err != nil {

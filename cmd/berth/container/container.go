@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -50,6 +51,8 @@ type createFlags struct {
 	noHealthcheck                        bool
 	stopTimeout                          int
 	pull, cidfile                        string
+	networks, publish, aliases, addHosts []string
+	ip, mac                              string
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -95,7 +98,66 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pull, "pull", "missing", "Pull image before creating (always, missing, never)")
 	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: berth's own by default, or runc/crun by name or path")
 	fs.StringVar(&f.cidfile, "cidfile", "", "Write the container ID to the file")
-	fs.StringVar(&f.o.Network, "network", "none", "Connect a container to a network (only none for now)")
+	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network: NAME, bridge (the default), host, none or container:NAME")
+	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
+	_ = fs.MarkHidden("net")
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address on the first network (e.g., 172.30.100.104)")
+	fs.StringVar(&f.mac, "mac-address", "", "Container MAC address on the first network (e.g., 92:d0:c6:0a:29:33)")
+	fs.StringArrayVar(&f.aliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host: [hostIP:][hostPort:]containerPort[/proto]")
+	fs.BoolVarP(&f.o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
+	fs.StringArrayVar(&f.o.DNS, "dns", nil, "Set custom DNS servers")
+	fs.StringArrayVar(&f.o.DNSSearch, "dns-search", nil, "Set custom DNS search domains")
+	fs.StringArrayVar(&f.o.DNSOptions, "dns-option", nil, "Set DNS options")
+	fs.StringArrayVar(&f.o.DNSOptions, "dns-opt", nil, "Set DNS options")
+	_ = fs.MarkHidden("dns-opt")
+}
+
+// networkOptions validates the network flags into o.
+func (f *createFlags) networkOptions(o *engine.CreateOptions, defaultNetwork string) error {
+	mode, nets, err := engine.ParseNetworkMode(f.networks, defaultNetwork)
+	if err != nil {
+		return err
+	}
+	o.Network = mode
+	for i, n := range nets {
+		r := engine.NetworkRequest{Name: n, Aliases: f.aliases}
+		if i == 0 {
+			r.IP, r.MAC = f.ip, f.mac
+		}
+		o.Networks = append(o.Networks, r)
+	}
+	if mode == "" && len(nets) == 0 && (f.ip != "" || f.mac != "" || len(f.aliases) > 0) {
+		o.Networks = []engine.NetworkRequest{{Name: defaultNetwork, IP: f.ip, MAC: f.mac, Aliases: f.aliases}}
+	}
+	if mode != "" && (f.ip != "" || f.mac != "" || len(f.aliases) > 0) {
+		return cli.Invalid("--ip, --mac-address and --network-alias need a network, not --network %s", mode)
+	}
+	if f.ip != "" && net.ParseIP(f.ip) == nil {
+		return cli.Invalid("invalid --ip %q: not an IP address", f.ip)
+	}
+	if f.mac != "" {
+		if _, err := net.ParseMAC(f.mac); err != nil {
+			return cli.Invalid("invalid --mac-address %q", f.mac)
+		}
+	}
+	if o.Ports, err = engine.ParsePorts(f.publish); err != nil {
+		return err
+	}
+	for _, h := range f.addHosts {
+		v, err := engine.ParseAddHost(h)
+		if err != nil {
+			return err
+		}
+		o.AddHosts = append(o.AddHosts, v)
+	}
+	for _, d := range o.DNS {
+		if net.ParseIP(d) == nil {
+			return cli.Invalid("invalid --dns %q: not an IP address", d)
+		}
+	}
+	return nil
 }
 
 // options validates the flags into the engine's CreateOptions.
@@ -141,8 +203,8 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		}
 		o.NanoCPUs = n
 	}
-	if o.Network != "none" {
-		return o, errdefs.Newf(errdefs.ErrNotSupported, "--network %s: only --network none is supported so far", o.Network)
+	if err := f.networkOptions(&o, cli.Engine(cmd).Config.Network.DefaultNetwork); err != nil {
+		return o, err
 	}
 	o.Labels = map[string]string{}
 	for _, l := range f.labels {

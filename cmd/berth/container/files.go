@@ -3,6 +3,9 @@ package container
 import (
 	"fmt"
 	"io"
+	"net"
+	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -117,8 +120,36 @@ func portCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(args) == 2 { // --network none publishes nothing
-				return cli.Invalid("no public port '%s' published for %s", args[1], c.Name)
+			var ports map[string][]engine.PortBinding
+			if c.Net != nil && c.Active() {
+				ports = engine.PortMap(c.Net.Ports)
+			}
+			if len(args) == 2 {
+				key := args[1]
+				if !strings.Contains(key, "/") {
+					key += "/tcp"
+				}
+				if len(ports[key]) == 0 {
+					return cli.Invalid("no public port '%s' published for %s", args[1], c.Name)
+				}
+				for _, b := range ports[key] {
+					fmt.Fprintln(cmd.OutOrStdout(), net.JoinHostPort(b.HostIP, b.HostPort))
+				}
+				return nil
+			}
+			keys := make([]string, 0, len(ports))
+			for k := range ports {
+				keys = append(keys, k)
+			}
+			sort.Slice(keys, func(i, j int) bool {
+				pi, _ := strconv.Atoi(strings.Split(keys[i], "/")[0])
+				pj, _ := strconv.Atoi(strings.Split(keys[j], "/")[0])
+				return pi < pj || (pi == pj && keys[i] < keys[j])
+			})
+			for _, k := range keys {
+				for _, b := range ports[k] {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s -> %s\n", k, net.JoinHostPort(b.HostIP, b.HostPort))
+				}
 			}
 			return nil
 		},

@@ -169,7 +169,13 @@ func psCommand(use string) *cobra.Command {
 				}
 				r := psRow{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Status: status(c),
 					CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
-					Networks: c.Options.Network, Command: commandLine(c, img)}
+					Networks: strings.Join(c.NetworkNames(), ","), Command: commandLine(c, img)}
+				if r.Networks == "" {
+					r.Networks = c.NetworkMode()
+				}
+				if c.Net != nil && c.Active() {
+					r.Ports = engine.FormatPorts(c.Net.Ports)
+				}
 				if img != nil && len(img.Names) == 0 {
 					r.Image = img.ShortID()
 				}
