@@ -233,3 +233,79 @@ func linkExists(name string) bool {
 	_, err := netlink.LinkByName(name)
 	return err == nil
 }
+
+// outsideHost makes a namespace standing for another machine, linked to the host by a veth
+// pair: the host end bt231o0 holds 10.231.30.1/30, the far end 10.231.30.2/30, and the far
+// side has no route back to any container subnet, so it sees only what NAT shows it.
+func outsideHost(t *testing.T) string {
+	t.Helper()
+	p := testNS(t, "outside")
+	ns, err := netns.GetFromPath(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "bt231o0"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(ns))}
+	if err := netlink.LinkAdd(v); err != nil {
+		t.Fatalf("create outside veth: %v", err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName("bt231o0"); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	host, err := netlink.LinkByName("bt231o0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := netlink.ParseAddr("10.231.30.1/30")
+	if err := netlink.AddrAdd(host, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		t.Fatal(err)
+	}
+	h, closeH, err := handleAt(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeH()
+	far, err := h.LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := netlink.ParseAddr("10.231.30.2/30")
+	if err := h.AddrAdd(far, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.LinkSetUp(far); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// peerServer listens on addr in the namespace and answers each connection with the
+// address it came from.
+func peerServer(t *testing.T, path, addr string) {
+	t.Helper()
+	var l net.Listener
+	if err := inNS(path, func() error {
+		var err error
+		l, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			io.WriteString(c, host)
+			c.Close()
+		}
+	}()
+}

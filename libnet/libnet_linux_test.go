@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/vishvananda/netlink"
@@ -499,5 +500,171 @@ func TestPrune(t *testing.T) {
 	}
 	if r, _ := TaggedRules(alive.ContainerID); len(r) == 0 {
 		t.Errorf("Prune removed the kept container's port rules")
+	}
+}
+
+func TestOutboundNATAndInboundPorts(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	out := outsideHost(t)
+	peerServer(t, out, "10.231.30.2:9100")
+
+	n := testNetwork(t, "lntest-l", "bt231l", "10.231.13.0/24", false)
+	ns := testNS(t, "c")
+	o := SetupOptions{ContainerID: "lnnatxxxxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.13.2/24")},
+		Ports: []PortMapping{{ContainerPort: 80, Protocol: "tcp"}}}
+	if err := Setup(ctx, ns, o); err != nil {
+		t.Fatal(err)
+	}
+	defer Teardown(ctx, ns, o)
+	// Outbound: the other machine sees the host's address, not the container's.
+	mustReach(t, ns, "10.231.30.2:9100", "10.231.30.1")
+	// Inbound: the published port answers on the host's address facing the other machine.
+	peerServer(t, ns, ":80")
+	mustReach(t, out, "10.231.30.1:"+strconv.Itoa(int(o.Ports[0].HostPort)), "10.231.30.2")
+	// An unpublished port of the container is not reachable from outside even with a route.
+	h, closeH, err := handleAt(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeH()
+	_, dst, _ := net.ParseCIDR("10.231.13.0/24")
+	if err := h.RouteAdd(&netlink.Route{Dst: dst, Gw: net.ParseIP("10.231.30.1")}); err != nil {
+		t.Fatal(err)
+	}
+	echoServer(t, ns, ":81", "unpublished")
+	mustNotReach(t, out, "10.231.13.2:81")
+
+	// Internal: no route out, and no forwarding even when the container adds one.
+	in := testNetwork(t, "lntest-m", "bt231m", "10.231.14.0/24", true)
+	nsIn := testNS(t, "internal")
+	oIn := SetupOptions{ContainerID: "lnnatinternalxxx", Attachments: []Attachment{attachment(in, "eth0", "10.231.14.2/24")}}
+	if err := Setup(ctx, nsIn, oIn); err != nil {
+		t.Fatal(err)
+	}
+	defer Teardown(ctx, nsIn, oIn)
+	mustNotReach(t, nsIn, "10.231.30.2:9100")
+	hin, closeIn, err := handleAt(nsIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeIn()
+	if err := hin.RouteAdd(&netlink.Route{Gw: net.ParseIP("10.231.14.1")}); err != nil {
+		t.Fatal(err)
+	}
+	mustNotReach(t, nsIn, "10.231.30.2:9100")
+}
+
+func TestTeardownAfterNamespaceGone(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-n", "bt231n", "10.231.15.0/24", false)
+	ns := testNS(t, "c")
+	o := SetupOptions{ContainerID: "lngonexxxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.15.2/24")},
+		Ports: []PortMapping{{ContainerPort: 53, Protocol: "udp"}, {HostPort: 0, ContainerPort: 80, Protocol: "tcp"}}}
+	if err := Setup(ctx, ns, o); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := TaggedRules(o.ContainerID); len(r) != 2 {
+		t.Errorf("port rules = %v, want one per port", r)
+	}
+	if err := RemoveNetNS(ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := Teardown(ctx, ns, o); err != nil {
+		t.Fatalf("Teardown with the namespace gone: %v", err)
+	}
+	assertClean(t, o.ContainerID)
+}
+
+func TestSetupRollsBack(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-o", "bt231o", "10.231.16.0/24", false)
+	ns := testNS(t, "c")
+	// The second attachment names a bridge that does not exist: the first must be undone.
+	missing := Network{Name: "lntest-missing", Driver: "bridge", Interface: "bt231nope", Subnets: []Subnet{{Subnet: "10.231.17.0/24"}}}
+	o := SetupOptions{ContainerID: "lnrollbackxxxxxx", Attachments: []Attachment{
+		attachment(n, "eth0", "10.231.16.2/24"), attachment(missing, "eth1", "10.231.17.2/24")}}
+	err := Setup(ctx, ns, o)
+	if !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "bt231nope") {
+		t.Fatalf("Setup with a missing bridge = %v, want ErrNotFound naming it", err)
+	}
+	assertClean(t, o.ContainerID)
+	h, closeH, err := handleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeH()
+	if links, _ := h.LinkList(); len(links) != 1 {
+		t.Errorf("namespace has %d links after a failed Setup, want only lo", len(links))
+	}
+}
+
+// BenchmarkContainerNetwork measures what networking adds to one container's life: a new
+// namespace, EnsureNetwork of an existing network, Setup with one published port, Release.
+func BenchmarkContainerNetwork(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	ctx := context.Background()
+	n := Network{Name: "lnbench", Driver: "bridge", Interface: "bt231z", Subnets: []Subnet{{Subnet: "10.231.99.0/24"}}}
+	if err := EnsureNetwork(ctx, n); err != nil {
+		b.Fatal(err)
+	}
+	defer RemoveNetwork(ctx, n)
+	dir := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		p := dir + "/ns"
+		// A fresh ID each time, as real containers have: the previous veth may still be
+		// on its way out with its namespace.
+		o := SetupOptions{ContainerID: "lnbench" + strconv.Itoa(i) + "xxxxxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.99.2/24")},
+			Ports: []PortMapping{{ContainerPort: 80, Protocol: "tcp"}}}
+		if err := NewNetNS(p); err != nil {
+			b.Fatal(err)
+		}
+		if err := EnsureNetwork(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+		if err := Setup(ctx, p, o); err != nil {
+			b.Fatal(err)
+		}
+		if err := Release(ctx, p, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestRelease(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-p", "bt231p", "10.231.18.0/24", false)
+	dir := t.TempDir()
+	p := dir + "/ns"
+	if err := NewNetNS(p); err != nil {
+		t.Fatal(err)
+	}
+	o := SetupOptions{ContainerID: "lnreleasexxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.18.2/24")},
+		Ports: []PortMapping{{ContainerPort: 80, Protocol: "tcp"}}}
+	if err := Setup(ctx, p, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := Release(ctx, p, o); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if r, _ := TaggedRules(o.ContainerID); len(r) > 0 {
+		t.Errorf("rules left after Release: %v", r)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("namespace file left after Release: %v", err)
+	}
+	// The kernel removes the veth as the namespace dies, asynchronously but promptly.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(vethsOf(t, o.ContainerID)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assertClean(t, o.ContainerID)
+	if err := Release(ctx, p, o); err != nil {
+		t.Errorf("second Release: %v", err)
 	}
 }

@@ -41,3 +41,8 @@ func Prune(ctx context.Context, keepContainer func(id string) bool, keepNetwork 
 
 // TaggedRules is not supported off Linux.
 func TaggedRules(id string) ([]string, error) { return nil, notSupported("list rules") }
+
+// Release is not supported off Linux.
+func Release(ctx context.Context, nsPath string, o SetupOptions) error {
+	return notSupported("release container network")
+}

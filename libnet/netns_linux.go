@@ -125,8 +125,8 @@ func writeSysctl(name, value string) error {
 	return nil
 }
 
-// sysctlIface names a per-interface sysctl; interface names may contain dots, which
-// /proc/sys spells as slashes' neighbours, so build the path directly.
+// writeIfaceSysctl sets net.<family>.conf.<iface>.<key>. Interface names may contain dots,
+// which the dotted sysctl spelling cannot carry, so the path is built directly.
 func writeIfaceSysctl(family, iface, key, value string) error {
 	p := filepath.Join("/proc/sys/net", family, "conf", iface, key)
 	if cur, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(cur)) == value {

@@ -119,10 +119,11 @@ func ensureNetworkRules(n Network) error {
 		return err
 	}
 	defer unlock()
-	c, err := nftables.New()
+	c, err := openNFT()
 	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
+		return err
 	}
+	defer c.CloseLasting()
 	if err := ensureBase(c); err != nil {
 		return err
 	}
@@ -237,10 +238,11 @@ func removeNetworkRules(name string) error {
 		return err
 	}
 	defer unlock()
-	c, err := nftables.New()
+	c, err := openNFT()
 	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
+		return err
 	}
+	defer c.CloseLasting()
 	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
 		return nil
 	}
@@ -275,10 +277,11 @@ func addPortRules(id string, targets []portTarget) error {
 		return err
 	}
 	defer unlock()
-	c, err := nftables.New()
+	c, err := openNFT()
 	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
+		return err
 	}
+	defer c.CloseLasting()
 	if err := ensureBase(c); err != nil {
 		return err
 	}
@@ -371,10 +374,11 @@ func removeContainerRules(id string, ifnames []string) error {
 		return err
 	}
 	defer unlock()
-	c, err := nftables.New()
+	c, err := openNFT()
 	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
+		return err
 	}
+	defer c.CloseLasting()
 	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
 		return nil
 	}
@@ -413,10 +417,11 @@ func pruneRules(keepContainer func(string) bool, keepNetwork func(string) bool) 
 		return err
 	}
 	defer unlock()
-	c, err := nftables.New()
+	c, err := openNFT()
 	if err != nil {
-		return fmt.Errorf("open nftables: %w", err)
+		return err
 	}
+	defer c.CloseLasting()
 	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
 		return nil
 	}
@@ -468,10 +473,11 @@ func pruneRules(keepContainer func(string) bool, keepNetwork func(string) bool) 
 // TaggedRules lists the comments of every rule in berth's table that names container id
 // (or every berth rule when id is ""). It lets tests and diagnostics see what is installed.
 func TaggedRules(id string) ([]string, error) {
-	c, err := nftables.New()
+	c, err := openNFT()
 	if err != nil {
-		return nil, fmt.Errorf("open nftables: %w", err)
+		return nil, err
 	}
+	defer c.CloseLasting()
 	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
 		return nil, nil
 	}
@@ -496,6 +502,16 @@ func TaggedRules(id string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// openNFT opens one netlink socket for all of a call's requests; by default the library
+// dials a new socket per request, which costs more than the requests themselves.
+func openNFT() (*nftables.Conn, error) {
+	c, err := nftables.New(nftables.AsLasting())
+	if err != nil {
+		return nil, fmt.Errorf("open nftables: %w", err)
+	}
+	return c, nil
 }
 
 func comment(s string) []byte { return userdata.AppendString(nil, userdata.TypeComment, s) }
