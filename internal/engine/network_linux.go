@@ -195,6 +195,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (retErr error) 
 	if err := libnet.NewNetNS(c.Net.NetNS); err != nil {
 		return fmt.Errorf("network of %s: %w", c.Name, err)
 	}
+	logrus.WithField("container", c.ID).Debugf("network: netns made at %s", time.Since(start))
 	release, err := e.lockNetworks(ctx, names)
 	if err != nil {
 		return err
@@ -205,6 +206,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (retErr error) 
 			return fmt.Errorf("network %s: %w", a.Network.Name, err)
 		}
 	}
+	logrus.WithField("container", c.ID).Debugf("network: networks ready at %s", time.Since(start))
 	if err := libnet.Setup(ctx, c.Net.NetNS, libnet.SetupOptions{ContainerID: c.ID, Attachments: c.Net.Attachments, Ports: c.Net.Ports}); err != nil {
 		return fmt.Errorf("network of %s: %w", c.Name, err)
 	}
@@ -333,15 +335,22 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 	if st == nil {
 		return nil
 	}
+	start := time.Now()
+	defer func() { logrus.WithField("container", c.ID).Debugf("network: torn down in %s", time.Since(start)) }()
 	var errs []error
 	if st.NetNS != "" {
 		opts := libnet.SetupOptions{ContainerID: c.ID, Attachments: st.Attachments, Ports: st.Ports}
-		if err := libnet.Teardown(ctx, st.NetNS, opts); err != nil {
-			errs = append(errs, fmt.Errorf("network teardown of %s: %w", c.Name, err))
-		}
+		// The namespace goes first: with no process left in it the kernel destroys it in the
+		// background, veth peers included, which spares Teardown the slow synchronous
+		// deletes; Teardown then removes the rules and whatever is still there.
 		if err := libnet.RemoveNetNS(st.NetNS); err != nil {
 			errs = append(errs, fmt.Errorf("network teardown of %s: %w", c.Name, err))
 		}
+		logrus.WithField("container", c.ID).Debugf("network: netns gone at %s", time.Since(start))
+		if err := libnet.Teardown(ctx, "", opts); err != nil {
+			errs = append(errs, fmt.Errorf("network teardown of %s: %w", c.Name, err))
+		}
+		logrus.WithField("container", c.ID).Debugf("network: interfaces gone at %s", time.Since(start))
 	}
 	db, err := e.DB(ctx)
 	if err != nil {
@@ -364,32 +373,20 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 	return errors.Join(errs...)
 }
 
-// leaveNetwork runs after a container left n: its members' hosts files are rewritten, and
-// if no one holds an address on it any more its bridge, rules and DNS responder go.
+// leaveNetwork runs after a container left n: the members' hosts files are rewritten and,
+// once no one is left, the DNS responder stops. The bridge and the network's own rules stay
+// until `network rm` or `network prune`, as with Docker and Podman: deleting a bridge costs
+// the kernel tens of milliseconds of RCU grace periods, which every `run --rm` would pay.
 func (e *Engine) leaveNetwork(ctx context.Context, n libnet.Network) error {
+	if !n.DNS {
+		return nil // nothing to refresh, no responder
+	}
 	release, err := e.lockNetworks(ctx, []string{n.Name})
 	if err != nil {
 		return err
 	}
 	defer release()
-	db, err := e.DB(ctx)
-	if err != nil {
-		return err
-	}
-	left, err := db.Networks().Allocations(ctx, n.Name)
-	if err != nil {
-		return err
-	}
-	if len(left) > 0 {
-		return e.refreshNetwork(ctx, n, false)
-	}
-	if err := e.refreshNetwork(ctx, n, true); err != nil {
-		return err
-	}
-	if err := libnet.RemoveNetwork(ctx, n); err != nil {
-		return fmt.Errorf("remove network %s: %w", n.Name, err)
-	}
-	return nil
+	return e.refreshNetwork(ctx, n, false)
 }
 
 // memberEntries lists the hosts entries of every container holding an address on network
@@ -701,7 +698,11 @@ func (e *Engine) removeNetwork(ctx context.Context, n *Network) error {
 		_ = dns.Stop(e.networkDir(n.Name))
 		os.RemoveAll(e.networkDir(n.Name))
 	}
-	if err := libnet.RemoveNetwork(ctx, n.Network); err != nil {
+	if bridgeInUse(n.Network) {
+		// Ports on it that are not ours: another berth root uses a bridge of that name
+		// (tests, several --root). Removing it would cut its containers off.
+		logrus.WithField("network", n.Name).Warnf("bridge %s is still in use, leaving it", n.Interface)
+	} else if err := libnet.RemoveNetwork(ctx, n.Network); err != nil {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	db, err := e.DB(ctx)
@@ -726,17 +727,13 @@ func (e *Engine) pruneNetworkLeftovers(ctx context.Context) error {
 			keepC[c.ID] = true
 		}
 	}
-	db, err := e.DB(ctx)
+	ns, err := e.Networks(ctx)
 	if err != nil {
 		return err
 	}
-	allocs, err := db.Networks().Allocations(ctx, "")
-	if err != nil {
-		return err
-	}
-	keepN := map[string]bool{} // networks with members; an unused one has no kernel objects
-	for _, a := range allocs {
-		keepN[a.Network] = true
+	keepN := map[string]bool{}
+	for _, n := range ns {
+		keepN[n.Name] = true
 	}
 	if err := libnet.Prune(ctx, func(id string) bool { return keepC[id] }, func(name string) bool { return keepN[name] }); err != nil {
 		return fmt.Errorf("prune network leftovers: %w", err)
@@ -953,4 +950,13 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string, f
 		return err
 	}
 	return e.rewriteOwnEtc(ctx, c)
+}
+
+// bridgeInUse says whether n's bridge still has ports (read from sysfs).
+func bridgeInUse(n libnet.Network) bool {
+	if n.Driver != "bridge" || n.Interface == "" {
+		return false
+	}
+	ents, err := os.ReadDir(filepath.Join("/sys/class/net", n.Interface, "brif"))
+	return err == nil && len(ents) > 0
 }
