@@ -3,6 +3,7 @@ package libnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -342,6 +343,19 @@ func TestIPv6(t *testing.T) {
 	echoServer(t, ns2, "[::]:9000", "v6")
 	mustReach(t, ns1, "[fd00:231:8::3]:9000", "v6")
 	mustReach(t, "", "[fd00:231:8::3]:9000", "v6")
+
+	// Published ports reach the container over IPv6 too, through the host's v6 address.
+	ns3 := testNS(t, "c3")
+	o3 := mk("lnv6c3cccccccccc", "10.231.8.4/24", "fd00:231:8::4/64")
+	o3.Ports = []PortMapping{{ContainerPort: 9000, Protocol: "tcp"}}
+	if err := Setup(ctx, ns3, o3); err != nil {
+		t.Fatal(err)
+	}
+	defer Teardown(ctx, ns3, o3)
+	echoServer(t, ns3, "[::]:9000", "v6 published")
+	hp := strconv.Itoa(int(o3.Ports[0].HostPort))
+	mustReach(t, ns1, "[fd00:231:8::1]:"+hp, "v6 published")
+	mustReach(t, "", "127.0.0.1:"+hp, "v6 published")
 }
 
 func TestMacvlan(t *testing.T) {
@@ -666,5 +680,129 @@ func TestRelease(t *testing.T) {
 	assertClean(t, o.ContainerID)
 	if err := Release(ctx, p, o); err != nil {
 		t.Errorf("second Release: %v", err)
+	}
+}
+
+func TestParallelContainers(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-q", "bt231q", "10.231.19.0/24", false)
+	dir := t.TempDir()
+	const N = 12
+	var wg sync.WaitGroup
+	errs := make([]error, N)
+	ids := make([]string, N)
+	for i := 0; i < N; i++ {
+		ids[i] = fmt.Sprintf("lnpar%02dxxxxxxxxxx", i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := fmt.Sprintf("%s/ns%d", dir, i)
+			o := SetupOptions{ContainerID: ids[i], Attachments: []Attachment{attachment(n, "eth0", fmt.Sprintf("10.231.19.%d/24", i+2))},
+				Ports: []PortMapping{{ContainerPort: 80, Protocol: "tcp"}}}
+			if err := NewNetNS(p); err != nil {
+				errs[i] = err
+				return
+			}
+			if err := EnsureNetwork(ctx, n); err != nil {
+				errs[i] = err
+				return
+			}
+			if err := Setup(ctx, p, o); err != nil {
+				errs[i] = err
+				return
+			}
+			if r, err := TaggedRules(ids[i]); err != nil || len(r) != 1 {
+				errs[i] = fmt.Errorf("rules of %s = %v, %v", ids[i], r, err)
+			}
+			if err := Release(ctx, p, o); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("container %d: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, id := range ids {
+		for len(vethsOf(t, id)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		assertClean(t, id)
+	}
+}
+
+func TestUDPPort(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-r", "bt231r", "10.231.20.0/24", false)
+	ns := testNS(t, "c")
+	o := SetupOptions{ContainerID: "lnudpxxxxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.20.2/24")},
+		Ports: []PortMapping{{HostIP: "127.0.0.1", ContainerPort: 5353, Protocol: "udp"}}}
+	if err := Setup(ctx, ns, o); err != nil {
+		t.Fatal(err)
+	}
+	defer Teardown(ctx, ns, o)
+	var pc net.PacketConn
+	if err := inNS(ns, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", ":5353")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(append([]byte("re:"), buf[:n]...), from)
+		}
+	}()
+	c, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(int(o.Ports[0].HostPort)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	k, err := c.Read(buf)
+	if err != nil || string(buf[:k]) != "re:ping" {
+		t.Fatalf("UDP through the published port = %q, %v", buf[:k], err)
+	}
+	// A mapping bound to 127.0.0.1 does not answer on the bridge address.
+	if r, _ := TaggedRules(o.ContainerID); len(r) != 1 || !strings.Contains(r[0], "port=udp/127.0.0.1/") {
+		t.Errorf("rules = %v", r)
+	}
+}
+
+func TestPruneUnnamedVeth(t *testing.T) {
+	requireNet(t)
+	// What a setup killed between creating the veth and naming its owner leaves: a vb*
+	// veth, down, without alias.
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "vblnunnamd_0"}, PeerName: "vblnunnamdp"}
+	if err := netlink.LinkAdd(v); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName("vblnunnamd_0"); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	err := Prune(context.Background(), func(string) bool { return true }, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if linkExists("vblnunnamd_0") {
+		t.Errorf("Prune left an unnamed, down vb veth")
 	}
 }

@@ -74,7 +74,7 @@ func parsePort(spec string) ([]PortMapping, error) {
 		hostIP = rest[1:end]
 		ip := net.ParseIP(hostIP)
 		if ip == nil || ip.To4() != nil {
-			return nil, bad("host address " + hostIP + " is not an IPv6 address")
+			return nil, bad(fmt.Sprintf("host address %q is not an IPv6 address", hostIP))
 		}
 		hostIP = ip.String()
 		rest = rest[end+2:]
@@ -94,7 +94,7 @@ func parsePort(spec string) ([]PortMapping, error) {
 	case 3:
 		ip := net.ParseIP(parts[0])
 		if ip == nil || ip.To4() == nil {
-			return nil, bad("host address " + parts[0] + " is not an IPv4 address (write IPv6 addresses in brackets)")
+			return nil, bad(fmt.Sprintf("host address %q is not an IPv4 address (write IPv6 addresses in brackets)", parts[0]))
 		}
 		return buildMappings(bad, ip.String(), parts[1], parts[2], proto)
 	default:
@@ -152,7 +152,7 @@ func parseRange(s string, zeroOK bool) (uint16, uint16, error) {
 		return 0, 0, err
 	}
 	if b < a {
-		return 0, 0, fmt.Errorf("range %s ends before it starts", s)
+		return 0, 0, fmt.Errorf("range %q ends before it starts", s)
 	}
 	return a, b - a + 1, nil
 }

@@ -119,3 +119,33 @@ func TestFreePortAndCheck(t *testing.T) {
 		t.Errorf("FreePort(sctp) = %v, want ErrInvalid", err)
 	}
 }
+
+func FuzzParsePorts(f *testing.F) {
+	for _, s := range []string{"80", "8080:80", "127.0.0.1::80/udp", "[::1]:8080:80", "8000-8010:80-90", "80-82", "1:2:3:4", "[::1", "65535-65535:1-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		ms, err := ParsePorts([]string{spec})
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalid) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("ParsePorts(%q) = %v, want a one-line ErrInvalid", spec, err)
+			}
+			return
+		}
+		for _, m := range ms {
+			n := int(max(m.Range, 1))
+			if m.ContainerPort == 0 || int(m.ContainerPort)+n-1 > 65535 || int(m.HostPort)+n-1 > 65535 {
+				t.Fatalf("ParsePorts(%q) = %+v: port out of range", spec, m)
+			}
+			if m.Protocol != "tcp" && m.Protocol != "udp" {
+				t.Fatalf("ParsePorts(%q) = %+v: bad protocol", spec, m)
+			}
+			if m.HostIP != "" && net.ParseIP(m.HostIP) == nil {
+				t.Fatalf("ParsePorts(%q) = %+v: bad host IP", spec, m)
+			}
+			if m.HostPort == 0 && m.Range > 1 {
+				t.Fatalf("ParsePorts(%q) = %+v: random host port with a range", spec, m)
+			}
+		}
+	})
+}
