@@ -16,6 +16,9 @@ import (
 // network name, so [Prune] can tell its bridges and their networks apart from others.
 const bridgeAliasPrefix = "berth:"
 
+// maxNetworkName bounds network names so rule comments stay within nftables' limit.
+const maxNetworkName = 128
+
 // EnsureNetwork makes network n usable on this host: for a bridge network, its bridge
 // exists, is up and holds the gateway address of every subnet, forwarding is on unless the
 // network is internal, and the network's nftables rules (NAT, isolation) are in place. It
@@ -31,6 +34,10 @@ func EnsureNetwork(ctx context.Context, n Network) (retErr error) {
 	case "", "bridge":
 	default:
 		return errdefs.Newf(errdefs.ErrInvalid, "network %s: unknown driver %q", n.Name, n.Driver)
+	}
+	if n.Name == "" || len(n.Name) > maxNetworkName {
+		// The name rides in rule comments, which nftables caps at 255 bytes.
+		return errdefs.Newf(errdefs.ErrInvalid, "invalid network name %q: 1 to %d characters", n.Name, maxNetworkName)
 	}
 	if n.Interface == "" || len(n.Interface) >= unix.IFNAMSIZ {
 		return errdefs.Newf(errdefs.ErrInvalid, "network %s: invalid bridge name %q", n.Name, n.Interface)
@@ -66,17 +73,35 @@ func EnsureNetwork(ctx context.Context, n Network) (retErr error) {
 			return err
 		}
 	}
+	want := map[string]bool{}
 	for _, s := range subnets {
 		gw, _, err := GatewayIP(n.Subnets[subnetIndex(n, s)])
 		if err != nil {
 			return err
 		}
 		addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw, Mask: s.Mask}}
+		want[addr.IPNet.String()] = true
 		if IsIPv6(s) {
 			addr.Flags = unix.IFA_F_NODAD
 		}
 		if err := netlink.AddrAdd(link, addr); err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("network %s: add address %s to %s: %w", n.Name, addr.IPNet, n.Interface, err)
+		}
+	}
+	// A bridge left by an earlier network of the same bridge name may carry its old
+	// gateway addresses; only this network's belong on it (link-local ones aside).
+	if !created {
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			return fmt.Errorf("network %s: list addresses of %s: %w", n.Name, n.Interface, err)
+		}
+		for _, a := range addrs {
+			if want[a.IPNet.String()] || a.IP.IsLinkLocalUnicast() {
+				continue
+			}
+			if err := netlink.AddrDel(link, &a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+				return fmt.Errorf("network %s: remove stale address %s from %s: %w", n.Name, a.IPNet, n.Interface, err)
+			}
 		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {

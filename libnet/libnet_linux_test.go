@@ -51,6 +51,16 @@ func TestNetNS(t *testing.T) {
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Errorf("netns file still there: %v", err)
 	}
+	// A plain file at the path is what a NewNetNS killed before its mount leaves.
+	if err := os.WriteFile(p, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewNetNS(p); err != nil {
+		t.Fatalf("NewNetNS over a stale file: %v", err)
+	}
+	if !isNetNSMount(p) {
+		t.Errorf("%s is not a namespace after NewNetNS", p)
+	}
 }
 
 func TestBridgeContainersAndPorts(t *testing.T) {
@@ -403,6 +413,10 @@ func TestMacvlan(t *testing.T) {
 	if err := EnsureNetwork(ctx, Network{Name: "lntest-mv2", Driver: "macvlan", Interface: "nosuchparent0"}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("EnsureNetwork with a missing parent = %v, want ErrNotFound", err)
 	}
+	long := Network{Name: strings.Repeat("x", 200), Driver: "bridge", Interface: "bt231long"}
+	if err := EnsureNetwork(ctx, long); !errors.Is(err, errdefs.ErrInvalid) || linkExists("bt231long") {
+		t.Errorf("EnsureNetwork with a 200-character name = %v, want ErrInvalid and no bridge", err)
+	}
 }
 
 func TestEnsureNetworkConcurrentAndChanged(t *testing.T) {
@@ -435,7 +449,12 @@ func TestEnsureNetworkConcurrentAndChanged(t *testing.T) {
 	if again := netRules(t, n.Name); len(again) != len(first) {
 		t.Errorf("rules after a second EnsureNetwork: %d, want %d", len(again), len(first))
 	}
-	// A network recreated under the same name with other settings gets its rules replaced.
+	// A network recreated under the same name with other settings gets its rules replaced,
+	// and its bridge loses addresses it no longer has.
+	stale, _ := netlink.ParseAddr("10.231.10.200/24")
+	if err := netlink.AddrAdd(mustLink(t, n.Interface), stale); err != nil {
+		t.Fatal(err)
+	}
 	n.Internal = true
 	if err := EnsureNetwork(ctx, n); err != nil {
 		t.Fatal(err)

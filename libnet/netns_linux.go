@@ -22,10 +22,17 @@ func NewNetNS(path string) (retErr error) {
 		return fmt.Errorf("create netns directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
+	if errors.Is(err, os.ErrExist) {
+		if isNetNSMount(path) {
 			return errdefs.Newf(errdefs.ErrExists, "network namespace %s already exists", path)
 		}
+		// A plain file: a NewNetNS killed between creating it and mounting over it.
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale netns file: %w", err)
+		}
+		f, err = os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	}
+	if err != nil {
 		return fmt.Errorf("create netns file: %w", err)
 	}
 	f.Close()
@@ -84,6 +91,12 @@ func NewNetNS(path string) (retErr error) {
 		return fmt.Errorf("bring lo up in %s: %w", path, err)
 	}
 	return nil
+}
+
+// isNetNSMount reports whether path is a namespace file mounted there (nsfs).
+func isNetNSMount(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
 }
 
 // RemoveNetNS unmounts and removes a namespace made by [NewNetNS]. It is idempotent.
