@@ -38,7 +38,7 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 	if err := c.Expand(st.expand()); err != nil {
 		return invalidf("%s: %v", commandText(c), innerMessage(err))
 	}
-	args := st.runArgs(c.ShellDependantCmdLine)
+	args, display := st.runArgs(c.ShellDependantCmdLine)
 	if len(args) == 0 {
 		return invalidf("%s: no command given", commandText(c))
 	}
@@ -69,7 +69,7 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 	if len(visible) > 0 {
 		createdBy += fmt.Sprintf("|%d %s ", len(visible), strings.Join(visible, " "))
 	}
-	createdBy += strings.Join(args, " ") + " # buildkit"
+	createdBy += strings.Join(display, " ") + " # buildkit"
 
 	return st.layerStep(ctx, k.sum(), &v1.History{CreatedBy: createdBy}, func(co CommitOptions) (Image, error) {
 		out := bl.prog.output()
@@ -89,9 +89,9 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 		if err != nil {
 			var ec interface{ ExitCode() int }
 			if errors.As(err, &ec) && ctx.Err() == nil {
-				return Image{}, &RunError{Cmd: strings.Join(args, " "), Code: ec.ExitCode(), Err: err}
+				return Image{}, &RunError{Cmd: strings.Join(display, " "), Code: ec.ExitCode(), Err: err}
 			}
-			return Image{}, fmt.Errorf("RUN %s: %w", strings.Join(args, " "), err)
+			return Image{}, fmt.Errorf("RUN %s: %w", strings.Join(display, " "), err)
 		}
 		return img, nil
 	})
@@ -99,9 +99,10 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 
 // runArgs is a RUN's argv, following buildkit: the exec form as written; the shell form
 // wrapped in SHELL; a lone heredoc run as the shell's script, or, when it starts with #!,
-// handed to its interpreter; several heredocs given to the shell whole.
-func (st *stageState) runArgs(c instructions.ShellDependantCmdLine) []string {
-	args := append([]string(nil), c.CmdLine...)
+// handed to its interpreter; several heredocs given to the shell whole. display is the
+// argv as history and errors show it: a #! script appears as itself, not its wrapper.
+func (st *stageState) runArgs(c instructions.ShellDependantCmdLine) (args, display []string) {
+	args = append([]string(nil), c.CmdLine...)
 	if len(c.Files) > 0 && len(args) == 1 && c.PrependShell {
 		if h := parser.MustParseHeredoc(args[0]); h != nil {
 			data := c.Files[0].Data
@@ -109,7 +110,8 @@ func (st *stageState) runArgs(c instructions.ShellDependantCmdLine) []string {
 				data = parser.ChompHeredocContent(data)
 			}
 			if strings.HasPrefix(data, "#!") {
-				return append(append([]string(nil), st.shell()...), shebangScript(data))
+				return append(append([]string(nil), st.shell()...), shebangScript(data)),
+					append(append([]string(nil), st.shell()...), data)
 			}
 			args = []string{data}
 		} else {
@@ -121,9 +123,9 @@ func (st *stageState) runArgs(c instructions.ShellDependantCmdLine) []string {
 		}
 	}
 	if c.PrependShell {
-		return append(append([]string(nil), st.shell()...), strings.Join(args, " "))
+		args = append(append([]string(nil), st.shell()...), strings.Join(args, " "))
 	}
-	return args
+	return args, args
 }
 
 // shebangScript runs a "#!interpreter" heredoc without writing it into the layer: the shell
