@@ -219,7 +219,13 @@ func responderMain() {
 	// One P and a tight GC keep the resident set small; the load is a few queries a second.
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(25)
-	syncPipe := os.NewFile(3, "sync")
+	// fd 3 is Start's sync pipe; check before writing to it, as a stray fd 3 could be anything.
+	var syncPipe *os.File
+	var st unix.Stat_t
+	if unix.Fstat(3, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		unix.CloseOnExec(3)
+		syncPipe = os.NewFile(3, "sync")
+	}
 	fail := func(err error) {
 		kind := ""
 		switch {
@@ -253,9 +259,11 @@ func responderMain() {
 		fail(err)
 	}
 	err := Serve(ctx, dir, o, func() {
-		_ = json.NewEncoder(syncPipe).Encode(syncMsg{Type: "ready"})
-		syncPipe.Close()
-		syncPipe = nil
+		if syncPipe != nil {
+			_ = json.NewEncoder(syncPipe).Encode(syncMsg{Type: "ready"})
+			syncPipe.Close()
+			syncPipe = nil
+		}
 	})
 	removePidFile(dir, pid)
 	if err != nil {
