@@ -445,6 +445,12 @@ func (e *Engine) InspectNetwork(ctx context.Context, ref string) (*NetworkJSON, 
 	}
 	j := &NetworkJSON{Name: n.Name, ID: n.ID, Created: n.Created.Format(time.RFC3339Nano), Scope: "local", Driver: n.Driver,
 		EnableIPv6: n.IPv6, Internal: n.Internal, Containers: map[string]NetworkEndpointJSON{}, Options: n.Options, Labels: n.Labels}
+	if j.Options == nil {
+		j.Options = map[string]string{}
+	}
+	if j.Labels == nil {
+		j.Labels = map[string]string{}
+	}
 	j.IPAM.Driver, j.IPAM.Options = "default", map[string]string{}
 	for _, s := range n.Subnets {
 		j.IPAM.Config = append(j.IPAM.Config, IPAMConfigJSON{Subnet: s.Subnet, Gateway: s.Gateway, IPRange: s.IPRange})

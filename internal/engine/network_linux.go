@@ -673,8 +673,8 @@ func (e *Engine) tryTeardown(ctx context.Context, id string) bool {
 			}
 		}
 		return true
-	} else if err != nil || c.Active() {
-		return false
+	} else if err != nil || c.Active() || e.monitorAlive(&c) {
+		return false // a start killed after the monitor began leaves a running container
 	}
 	if c.Net == nil {
 		return db.Networks().Release(ctx, id, "") == nil

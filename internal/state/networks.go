@@ -99,9 +99,9 @@ func (n NetworkTable) Get(ctx context.Context, ref string, rec any) (string, err
 	return names[0], json.Unmarshal([]byte(data[0]), rec)
 }
 
-// List calls fn with each record's JSON, oldest first.
+// List calls fn with each record's JSON, by name.
 func (n NetworkTable) List(ctx context.Context, fn func(data []byte) error) error {
-	return n.d.eachRecord(ctx, `SELECT record FROM networks ORDER BY created, name`, fn)
+	return n.d.eachRecord(ctx, `SELECT record FROM networks ORDER BY name`, fn)
 }
 
 // Delete removes the record of name and its address allocations; a missing one is not an error.
