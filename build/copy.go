@@ -147,14 +147,23 @@ func (st *stageState) copy(ctx context.Context, r copyRequest) (retErr error) {
 	k.field("from", fromImg.ID)
 	k.field("chown", r.chown)
 	k.field("chmod", r.chmod)
+	wd := ""
+	if st.wdPending {
+		wd = st.cfg.WorkingDir
+	}
+	k.field("workdir", wd)
 	for _, it := range items {
 		if err := it.digest(k); err != nil {
 			return fmt.Errorf("%s: read %s: %w", r.name, it.name, err)
 		}
 	}
-	return st.layerStep(ctx, k.sum(), &v1.History{CreatedBy: r.historyText()}, func(co CommitOptions) (Image, error) {
-		return st.commitCopy(ctx, r, items, dest, dirDest, chmod, co)
+	err = st.layerStep(ctx, k.sum(), &v1.History{CreatedBy: r.historyText()}, func(co CommitOptions) (Image, error) {
+		return st.commitCopy(ctx, r, items, dest, dirDest, chmod, wd, co)
 	})
+	if err == nil {
+		st.wdPending = false
+	}
+	return err
 }
 
 // historyText is the layer's created_by, buildkit style.
@@ -383,7 +392,7 @@ func digestFile(k *keyHasher, abs string, fi fs.FileInfo) error {
 
 // commitCopy streams the layer tar of a COPY into Backend.Commit through a pipe, so no
 // layer is ever held in memory.
-func (st *stageState) commitCopy(ctx context.Context, r copyRequest, items []copyItem, dest string, dirDest bool, chmod *fs.FileMode, co CommitOptions) (Image, error) {
+func (st *stageState) commitCopy(ctx context.Context, r copyRequest, items []copyItem, dest string, dirDest bool, chmod *fs.FileMode, wd string, co CommitOptions) (Image, error) {
 	bl := st.bl
 	parentRoot := ""
 	if st.cur.ID != "" {
@@ -411,11 +420,16 @@ func (st *stageState) commitCopy(ctx context.Context, r copyRequest, items []cop
 			return Image{}, fmt.Errorf("%s: resolve %s: %w", r.name, dest, err)
 		}
 		dest = resolved
+		if wd != "" {
+			if wd, err = resolveInRoot(parentRoot, wd, true); err != nil {
+				return Image{}, fmt.Errorf("%s: resolve WORKDIR: %w", r.name, err)
+			}
+		}
 	}
 	if !dirDest && items[0].name == "" {
 		dirDest = true
 	}
-	w := &layerWriter{parentRoot: parentRoot, made: map[string]bool{}, own: own, chmod: chmod, now: bl.now()}
+	w := &layerWriter{parentRoot: parentRoot, made: map[string]bool{}, own: own, chmod: chmod, now: bl.now(), workdir: wd}
 	pr, pw := io.Pipe()
 	werr := make(chan error, 1)
 	go func() {

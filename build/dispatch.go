@@ -1,10 +1,15 @@
 package build
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,8 +35,11 @@ type stageState struct {
 	dirty   bool // cfg differs from cur's config
 	scope   *argScope
 	cmdSet  bool // CMD given in this stage (ENTRYPOINT keeps it)
-	step    int
-	total   int
+	// wdPending: WORKDIR named a directory no layer since has made sure exists; the next
+	// COPY layer, or a layer of its own at the end, creates it (as buildkit's WORKDIR does)
+	wdPending bool
+	step      int
+	total     int
 }
 
 // runStage runs one stage: FROM, the base image's ONBUILD triggers, every instruction, and
@@ -79,7 +87,12 @@ func (bl *builder) runStage(ctx context.Context, s *stageRun, target bool) (Imag
 	}
 	if st.dirty || len(st.pending) > 0 {
 		k := newKey("commit", st.cur, st.cfg, st.pending, bl.o.Timestamp)
+		wd := st.wdPending
+		k.field("workdir", strconv.FormatBool(wd))
 		if err := st.layerStep(ctx, k.sum(), nil, func(co CommitOptions) (Image, error) {
+			if wd {
+				return st.commitWorkdir(ctx, co)
+			}
 			return bl.be.Commit(ctx, st.cur, nil, co)
 		}); err != nil {
 			return Image{}, st.fail(err)
@@ -247,6 +260,7 @@ func (st *stageState) dispatch(ctx context.Context, c instructions.Command) erro
 		}
 		st.cfg.WorkingDir = path.Clean(wd)
 		st.configStep("WORKDIR " + st.cfg.WorkingDir)
+		st.wdPending = st.cfg.WorkingDir != "/"
 	case *instructions.UserCommand:
 		st.cfg.User = c.User
 		st.configStep("USER " + c.User)
@@ -425,4 +439,53 @@ func healthText(test []string) string {
 		return "NONE"
 	}
 	return jsonList(test)
+}
+
+// commitWorkdir ends a stage whose last WORKDIR no layer created: the config commit carries
+// a layer holding that directory, and the WORKDIR history entry becomes its layer's entry.
+func (st *stageState) commitWorkdir(ctx context.Context, co CommitOptions) (Image, error) {
+	bl := st.bl
+	wd := st.cfg.WorkingDir
+	w := &layerWriter{made: map[string]bool{}, now: bl.now(), workdir: wd}
+	if st.cur.ID != "" {
+		dir, release, err := bl.be.Mount(ctx, st.cur)
+		if err != nil {
+			return Image{}, fmt.Errorf("WORKDIR %s: mount parent image: %w", wd, err)
+		}
+		defer release()
+		w.parentRoot = dir
+		if w.workdir, err = resolveInRoot(dir, wd, true); err != nil {
+			return Image{}, fmt.Errorf("WORKDIR %s: %w", wd, err)
+		}
+		if fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(w.workdir))); err == nil && fi.IsDir() {
+			// it exists already: nothing to add
+			return bl.be.Commit(ctx, st.cur, nil, co)
+		}
+	}
+	for i := len(co.History) - 1; i >= 0; i-- {
+		if strings.HasPrefix(co.History[i].CreatedBy, "WORKDIR ") {
+			co.History[i].EmptyLayer = false
+			break
+		}
+	}
+	pr, pw := io.Pipe()
+	werr := make(chan error, 1)
+	go func() {
+		w.tw = tar.NewWriter(pw)
+		err := w.workdirEntry()
+		if err == nil {
+			err = w.tw.Close()
+		}
+		pw.CloseWithError(err)
+		werr <- err
+	}()
+	img, err := bl.be.Commit(ctx, st.cur, pr, co)
+	pr.CloseWithError(errors.New("commit finished"))
+	if e := <-werr; e != nil {
+		return Image{}, fmt.Errorf("WORKDIR %s: %w", wd, e)
+	}
+	if err != nil {
+		return Image{}, fmt.Errorf("WORKDIR %s: commit: %w", wd, err)
+	}
+	return img, nil
 }

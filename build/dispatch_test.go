@@ -61,11 +61,16 @@ func TestConfigInstructions(t *testing.T) {
 			}
 			h := img.Config.History
 			last := h[len(h)-1]
-			if last.CreatedBy != tt.hist || !last.EmptyLayer {
-				t.Errorf("last history = %+v, want %q with empty_layer", last, tt.hist)
+			// a WORKDIR nothing created gets its own layer holding the directory
+			layer := strings.HasPrefix(tt.hist, "WORKDIR")
+			if last.CreatedBy != tt.hist || last.EmptyLayer == layer {
+				t.Errorf("last history = %+v, want %q with empty_layer %t", last, tt.hist, !layer)
 			}
-			if len(img.Config.RootFS.DiffIDs) != 1 {
-				t.Errorf("config-only build added layers: %v", img.Config.RootFS.DiffIDs)
+			if n := len(img.Config.RootFS.DiffIDs); n != map[bool]int{false: 1, true: 2}[layer] {
+				t.Errorf("build has %d layers: %v", n, img.Config.RootFS.DiffIDs)
+			}
+			if layer && !f.has(img, img.Config.Config.WorkingDir) {
+				t.Errorf("WORKDIR %s not created", img.Config.Config.WorkingDir)
 			}
 		})
 	}
@@ -136,5 +141,31 @@ func TestScratch(t *testing.T) {
 	}
 	if n := len(img.Config.RootFS.DiffIDs); n != 1 {
 		t.Errorf("diff_ids = %d, want 1", n)
+	}
+}
+
+func TestWorkdirCreated(t *testing.T) {
+	f := newFake(t)
+	ctxDir := writeContext(t, copyContext)
+	// the COPY layer creates the WORKDIR even though it copies elsewhere
+	img, _ := mustBuild(t, f, "FROM busybox\nWORKDIR /srv/app\nCOPY a.txt /opt/\nCMD [\"x\"]", &Options{ContextDir: ctxDir})
+	if !f.has(img, "/srv/app") || len(img.Config.RootFS.DiffIDs) != 2 {
+		t.Errorf("WORKDIR not created by the COPY layer: layers %d", len(img.Config.RootFS.DiffIDs))
+	}
+	// an existing directory needs no layer
+	img, _ = mustBuild(t, f, "FROM busybox\nWORKDIR /tmp", nil)
+	if len(img.Config.RootFS.DiffIDs) != 1 || !img.Config.History[len(img.Config.History)-1].EmptyLayer {
+		t.Errorf("WORKDIR of an existing directory added a layer")
+	}
+	// non-empty history entries match the layers
+	img, _ = mustBuild(t, f, "FROM busybox\nWORKDIR /new\nENV A=1", nil)
+	n := 0
+	for _, h := range img.Config.History {
+		if !h.EmptyLayer {
+			n++
+		}
+	}
+	if n != len(img.Config.RootFS.DiffIDs) {
+		t.Errorf("history has %d layer entries for %d layers", n, len(img.Config.RootFS.DiffIDs))
 	}
 }

@@ -33,6 +33,7 @@ type layerWriter struct {
 	own        owner
 	chmod      *fs.FileMode
 	now        time.Time
+	workdir    string // a WORKDIR to create as well, "" for none
 }
 
 func (w *layerWriter) write(ctx context.Context, out io.Writer, items []copyItem, dest string, dirDest bool) error {
@@ -41,6 +42,9 @@ func (w *layerWriter) write(ctx context.Context, out io.Writer, items []copyItem
 		if err := w.destDir(dest); err != nil {
 			return err
 		}
+	}
+	if err := w.workdirEntry(); err != nil {
+		return err
 	}
 	for i := range items {
 		if err := ctx.Err(); err != nil {
@@ -71,6 +75,17 @@ func (w *layerWriter) write(ctx context.Context, out io.Writer, items []copyItem
 		}
 	}
 	return w.tw.Close()
+}
+
+// workdirEntry writes the pending WORKDIR directory unless the layer has it already.
+func (w *layerWriter) workdirEntry() error {
+	if w.workdir == "" || w.workdir == "/" || w.made[w.workdir] {
+		return nil
+	}
+	if err := w.parents(w.workdir); err != nil {
+		return err
+	}
+	return w.existingDir(w.workdir, owner{})
 }
 
 // name is a tar entry name for an absolute image path.

@@ -87,6 +87,15 @@ func TestGolden(t *testing.T) {
 				got = "error: " + err.Error() + "\n"
 			} else {
 				got = dumpImage(f, img)
+				n := 0
+				for _, h := range img.Config.History {
+					if !h.EmptyLayer {
+						n++
+					}
+				}
+				if n != len(img.Config.RootFS.DiffIDs) {
+					t.Errorf("history has %d layer entries for %d diff_ids", n, len(img.Config.RootFS.DiffIDs))
+				}
 			}
 			golden := filepath.Join(dir, "result")
 			if *update {

@@ -71,7 +71,7 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 	}
 	createdBy += strings.Join(display, " ") + " # buildkit"
 
-	return st.layerStep(ctx, k.sum(), &v1.History{CreatedBy: createdBy}, func(co CommitOptions) (Image, error) {
+	err = st.layerStep(ctx, k.sum(), &v1.History{CreatedBy: createdBy}, func(co CommitOptions) (Image, error) {
 		out := bl.prog.output()
 		spec := RunSpec{
 			Args:       args,
@@ -95,6 +95,10 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 		}
 		return img, nil
 	})
+	if err == nil {
+		st.wdPending = false // the backend creates the working directory of a RUN
+	}
+	return err
 }
 
 // runArgs is a RUN's argv, following buildkit: the exec form as written; the shell form
