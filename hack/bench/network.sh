@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Networking, side by side in one run (hyperfine's "Relative" column is the ratio):
+# `berth run --rm IMAGE true` on the default bridge vs the same with `--network none` (the
+# difference is what networking costs a run: netns, veth pair, address, routes, rules and
+# their teardown) vs `podman run --rm IMAGE true` on podman's default network.
+# (podman gets --ulimit nofile=1024:1024 --ulimit nproc=1024:1024: its default nofile is above what this host allows)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BERTH=${BERTH:-$PWD/bin/berth}
+RUNS=${RUNS:-30}
+work=$(mktemp -d /var/tmp/berth-bench-net.XXXXXX)
+b="$BERTH --root $work/berth --runroot $work/berth-run"
+p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend none"
+cleanup() {
+  $p rm -af >/dev/null 2>&1 || true
+  $b rm -af >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+mkdir -p "$work/rootfs/bin"
+cp /bin/busybox "$work/rootfs/bin/"
+for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+$b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
+$p import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null
+# Each must work before it is timed.
+$b run --rm localhost/bench:1 true
+$b run --rm --network none localhost/bench:1 true
+$p run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/bench:1 true
+hyperfine --style basic -N -w 3 -r "$RUNS" --export-markdown "$work/net.md" \
+  -n "berth run --rm (default bridge)" "$b run --rm localhost/bench:1 true" \
+  -n "berth run --rm --network none" "$b run --rm --network none localhost/bench:1 true" \
+  -n "podman run --rm (default network, runc)" "$p run --rm --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/bench:1 true"
+cat "$work/net.md"
+# Where a bridge run's time goes, from berth's own debug timings.
+$b --log-level debug run --rm localhost/bench:1 true 2>&1 | grep -o 'network: [^"]*' || true
