@@ -1,8 +1,13 @@
 package libnet
 
 import (
+	"errors"
+	"os/exec"
+	"syscall"
+
 	"context"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"net"
 	"os"
@@ -16,6 +21,38 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
+
+// TestMain runs the package's tests, as root, in a network namespace of their own: other
+// berth processes on this host (whose Prune removes what their database does not know)
+// cannot touch the bridges, veths and rules the tests make, and the tests cannot touch
+// theirs. The namespace dies with the test process, taking whatever a failed test left.
+func TestMain(m *testing.M) {
+	const env = "LIBNET_TEST_IN_NETNS"
+	if os.Geteuid() == 0 && os.Getenv(env) == "" {
+		cmd := exec.Command(os.Args[0], os.Args[1:]...)
+		cmd.Env = append(os.Environ(), env+"=1")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			os.Exit(0)
+		case errors.As(err, &ee):
+			os.Exit(ee.ExitCode())
+		}
+		fmt.Fprintf(os.Stderr, "libnet tests: cannot run in a network namespace of their own (%v); running in this one\n", err)
+	}
+	if os.Getenv(env) != "" {
+		if lo, err := netlink.LinkByName("lo"); err == nil {
+			if err := netlink.LinkSetUp(lo); err != nil {
+				fmt.Fprintf(os.Stderr, "bring lo up: %v\n", err)
+				os.Exit(1)
+			}
+		}
+	}
+	os.Exit(m.Run())
+}
 
 // requireNet skips unless the test can make namespaces, links and nftables rules.
 func requireNet(t *testing.T) {

@@ -604,8 +604,14 @@ func TestTeardownAfterNamespaceGone(t *testing.T) {
 	if err := RemoveNetNS(ns); err != nil {
 		t.Fatal(err)
 	}
+	start := time.Now()
 	if err := Teardown(ctx, ns, o); err != nil {
 		t.Fatalf("Teardown with the namespace gone: %v", err)
+	}
+	t.Logf("Teardown after RemoveNetNS took %s", time.Since(start))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(vethsOf(t, o.ContainerID)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	assertClean(t, o.ContainerID)
 }

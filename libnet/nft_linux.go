@@ -60,7 +60,9 @@ func baseChains() (fwd, post, pre, out, ports *nftables.Chain) {
 }
 
 func bridgesSetDef() *nftables.Set {
-	return &nftables.Set{Table: nftTable, Name: bridgesSet, KeyType: nftables.TypeIFName}
+	// Host byte order is what nft itself records for ifname keys; without it `nft list`
+	// prints the elements as "".
+	return &nftables.Set{Table: nftTable, Name: bridgesSet, KeyType: nftables.TypeIFName, KeyByteOrder: binaryutil.NativeEndian}
 }
 
 func netChain(name string) *nftables.Chain {
