@@ -107,19 +107,18 @@ func Serve(ctx context.Context, dir string, o Options, ready func()) error {
 		servers = append(servers, &dns.Server{Listener: l, Handler: r})
 	}
 	errc := make(chan error, len(servers))
-	var started sync.WaitGroup
+	started := make(chan struct{}, len(servers))
 	for _, s := range servers {
-		started.Add(1)
-		s.NotifyStartedFunc = started.Done
+		s.NotifyStartedFunc = func() { started <- struct{}{} }
 		go func() { errc <- s.ActivateAndServe() }()
 	}
-	allStarted := make(chan struct{})
-	go func() { started.Wait(); close(allStarted) }()
-	select {
-	case <-allStarted:
-	case err := <-errc:
-		closeAll()
-		return fmt.Errorf("dns responder: %w", err)
+	for range servers {
+		select {
+		case <-started:
+		case err := <-errc:
+			closeAll()
+			return fmt.Errorf("dns responder: %w", err)
+		}
 	}
 	if ready != nil {
 		ready()
