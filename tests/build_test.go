@@ -403,6 +403,22 @@ func TestBuildInterrupt(t *testing.T) {
 	}
 	b.Run("image", "inspect", "localhost/int:1").WantExit(t, 125)
 	assertNoBuildLeftovers(t, b)
+
+	// A build killed with SIGKILL mid-step leaves its container, mount and layer; the next
+	// build sweeps them.
+	cmd = b.Cmd("build", "-t", "localhost/int:2", ctx)
+	out.Reset()
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "started") && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	b.RunStdin([]byte("FROM localhost/bb:1\nRUN true\n"), "build", "-q", "-").WantSuccess(t)
+	assertNoBuildLeftovers(t, b)
 }
 
 func TestBuildConcurrent(t *testing.T) {

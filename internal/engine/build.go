@@ -48,6 +48,7 @@ func (e *Engine) newBuildBackend(ctx context.Context, network string) (*buildBac
 	if network == "default" {
 		network = ""
 	}
+	e.sweepBuilds(ctx, store)
 	return &buildBackend{e: e, store: store, cache: db.BuildCache(), network: network, produced: map[string]bool{}}, nil
 }
 
@@ -243,6 +244,7 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	lowerBuildPriority()
 	img, err := build.Build(ctx, be, o)
 	if err != nil {
 		var re *RunError

@@ -58,7 +58,13 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	if err != nil {
 		return build.Image{}, err
 	}
-	id := "build-" + randomID()[:24]
+	id := b.e.buildID("build")
+	// The run directory exists before the layer, so a sweep after a kill finds both.
+	dir := filepath.Join(b.e.Config.RunRoot, "build", id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return build.Image{}, err
+	}
+	defer os.RemoveAll(dir)
 	if err := b.store.CreateBuildLayer(ctx, id, p); err != nil {
 		return build.Image{}, err
 	}
@@ -72,11 +78,6 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	if err != nil {
 		return build.Image{}, err
 	}
-	dir := filepath.Join(b.e.Config.RunRoot, "build", id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return build.Image{}, err
-	}
-	defer os.RemoveAll(dir)
 	var releases []func()
 	defer func() {
 		for i := len(releases) - 1; i >= 0; i-- {
@@ -629,18 +630,28 @@ func (b *buildBackend) Mount(ctx context.Context, img build.Image) (string, func
 	if err != nil {
 		return "", nil, err
 	}
-	id := "buildmnt-" + randomID()[:24]
+	id := b.e.buildID("buildmnt")
+	marker := filepath.Join(b.e.Config.RunRoot, "build", id)
+	if err := os.MkdirAll(marker, 0o700); err != nil {
+		return "", nil, err
+	}
 	if err := b.store.CreateBuildLayer(ctx, id, p); err != nil {
+		os.RemoveAll(marker)
 		return "", nil, err
 	}
 	dir, err := b.store.MountContainerLayer(ctx, id)
 	if err != nil {
 		_ = b.store.RemoveContainerLayer(context.Background(), id)
+		os.RemoveAll(marker)
 		return "", nil, err
 	}
 	var once sync.Once
 	release := func() {
-		once.Do(func() { _ = b.store.RemoveContainerLayer(context.Background(), id) })
+		once.Do(func() {
+			if b.store.RemoveContainerLayer(context.Background(), id) == nil {
+				os.RemoveAll(marker)
+			}
+		})
 	}
 	return dir, release, nil
 }
@@ -823,4 +834,69 @@ func IsContextArchive(head []byte) bool {
 		return true
 	}
 	return len(head) >= 262 && string(head[257:262]) == "ustar"
+}
+
+// buildID names a build step's container and layer after this process, so that what a
+// killed build leaves can be told from what a running one uses.
+func (e *Engine) buildID(kind string) string {
+	return fmt.Sprintf("%s-%d-%s", kind, os.Getpid(), randomID()[:16])
+}
+
+// sweepBuilds removes what builds killed mid-step left: their containers, writable layers
+// and run directories. A step's run directory is made before anything else and removed
+// last, so it marks every leftover.
+func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
+	base := filepath.Join(e.Config.RunRoot, "build")
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	rt := &libcontainer.Runtime{Root: filepath.Join(e.Config.RunRoot, "runtime")}
+	for _, en := range entries {
+		parts := strings.SplitN(en.Name(), "-", 3)
+		if len(parts) != 3 || (parts[0] != "build" && parts[0] != "buildmnt") {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[1])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue // its build is still running
+		}
+		id := en.Name()
+		if parts[0] == "build" {
+			if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				continue
+			}
+		}
+		if err := store.RemoveContainerLayer(ctx, id); err != nil {
+			continue
+		}
+		os.RemoveAll(filepath.Join(base, id))
+	}
+}
+
+// buildNice is the CPU priority builds run at: many concurrent builds share the CPUs among
+// themselves, while interactive commands (ps, images, exec) keep answering promptly.
+const buildNice = 10
+
+// lowerBuildPriority moves every thread of this process (and so the RUN containers it
+// starts, which inherit it) to buildNice. On Linux a nice value belongs to a thread, so each
+// existing thread is set; threads started later inherit it from their creator.
+func lowerBuildPriority() {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if cur, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-cur >= buildNice {
+			continue // already as low or lower (the raw value is 20 - nice)
+		}
+		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, buildNice)
+	}
 }

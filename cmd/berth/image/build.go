@@ -180,7 +180,7 @@ func runBuild(cmd *cobra.Command, contextArg string, f *buildFlags) error {
 		var be *engine.BuildError
 		if errors.As(err, &be) {
 			// main prints nothing for errors carrying an exit status; a build prints why.
-			fmt.Fprintln(cmd.ErrOrStderr(), "Error: building at STEP: "+be.Error())
+			fmt.Fprintln(cmd.ErrOrStderr(), "Error: failed to solve: "+be.Error())
 		}
 		return err
 	}
