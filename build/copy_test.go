@@ -258,3 +258,17 @@ func TestAddURL(t *testing.T) {
 		t.Errorf("ADD of a 404 = %v, want an error naming the status", err)
 	}
 }
+
+func TestCopyChownKeepsWorkdirRoot(t *testing.T) {
+	f := newFake(t)
+	img, _ := mustBuild(t, f, "FROM busybox\nWORKDIR /srv/app\nCOPY --chown=app a.txt ./\nCOPY --chown=app b.txt /newdir/", &Options{ContextDir: writeContext(t, copyContext)})
+	if ff := f.file(t, img, "/srv/app"); ff.uid != 0 {
+		t.Errorf("WORKDIR /srv/app owned by %d, want root", ff.uid)
+	}
+	if ff := f.file(t, img, "/srv/app/a.txt"); ff.uid != 1000 {
+		t.Errorf("a.txt owned by %d, want 1000", ff.uid)
+	}
+	if ff := f.file(t, img, "/newdir"); ff.uid != 1000 {
+		t.Errorf("new destination /newdir owned by %d, want --chown's 1000", ff.uid)
+	}
+}

@@ -38,13 +38,15 @@ type layerWriter struct {
 
 func (w *layerWriter) write(ctx context.Context, out io.Writer, items []copyItem, dest string, dirDest bool) error {
 	w.tw = tar.NewWriter(out)
+	// the WORKDIR first: it is created as root, as buildkit's WORKDIR does, even when the
+	// COPY's own destination (owned by --chown when new) lies in it or is it
+	if err := w.workdirEntry(); err != nil {
+		return err
+	}
 	if dirDest {
 		if err := w.destDir(dest); err != nil {
 			return err
 		}
-	}
-	if err := w.workdirEntry(); err != nil {
-		return err
 	}
 	for i := range items {
 		if err := ctx.Err(); err != nil {
