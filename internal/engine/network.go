@@ -218,6 +218,9 @@ func (e *Engine) createNetwork(ctx context.Context, name string, o NetworkCreate
 			if err := json.Unmarshal(b, &x); err != nil {
 				return nil, err
 			}
+			if x.Name == name { // before the overlap check: a concurrent create of the same name
+				return nil, errdefs.Newf(errdefs.ErrExists, "network with name %s already exists", name)
+			}
 			others = append(others, &x)
 		}
 		return n, e.completeNetwork(n, others, routes)
