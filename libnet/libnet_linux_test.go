@@ -582,4 +582,3 @@ func TestUDPPort(t *testing.T) {
 		t.Errorf("rules = %v", r)
 	}
 }
-

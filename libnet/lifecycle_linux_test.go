@@ -262,3 +262,30 @@ func TestPruneUnnamedVeth(t *testing.T) {
 		t.Errorf("Prune left an unnamed, down vb veth")
 	}
 }
+
+func TestSetupAgainReplacesStaleRules(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-s", "bt231s", "10.231.21.0/24", false)
+	o := SetupOptions{ContainerID: "lnagainxxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.21.2/24")},
+		Ports: []PortMapping{{ContainerPort: 80, Protocol: "tcp"}}}
+	ns := testNS(t, "first")
+	if err := Setup(ctx, ns, o); err != nil {
+		t.Fatal(err)
+	}
+	// The process that set it up dies; the namespace goes, the rules stay. The container
+	// starts again in a new namespace with the same host port.
+	if err := RemoveNetNS(ns); err != nil {
+		t.Fatal(err)
+	}
+	ns2 := testNS(t, "second")
+	if err := Setup(ctx, ns2, o); err != nil {
+		t.Fatalf("Setup again: %v", err)
+	}
+	defer Teardown(ctx, ns2, o)
+	if r, _ := TaggedRules(o.ContainerID); len(r) != 1 {
+		t.Errorf("rules after a second Setup = %v, want one", r)
+	}
+	echoServer(t, ns2, ":80", "again")
+	mustReach(t, "", "127.0.0.1:"+strconv.Itoa(int(o.Ports[0].HostPort)), "again")
+}

@@ -292,6 +292,22 @@ func addPortRules(id string, targets []portTarget) error {
 	if err != nil {
 		return fmt.Errorf("list nftables rules: %w", err)
 	}
+	// Rules this container left on these interfaces (a start killed before its cleanup)
+	// are replaced, not doubled.
+	for _, r := range existing {
+		cm := ruleComment(r)
+		if commentField(cm, "ctr") != id {
+			continue
+		}
+		for _, t := range targets {
+			if commentField(cm, "if") == t.ifname {
+				if err := c.DelRule(r); err != nil {
+					return fmt.Errorf("delete nftables rule: %w", err)
+				}
+				break
+			}
+		}
+	}
 	for _, t := range targets {
 		n := int(max(t.m.Range, 1))
 		for i := 0; i < n; i++ {
