@@ -213,11 +213,12 @@ func newEnvGetter(args []string, env []string) *envGetter {
 	return g
 }
 
-// expander returns buildkit's single-word expander over env and args.
-func expander(lex *shell.Lex, args, env []string) instructions.SingleWordExpander {
+// expander returns buildkit's single-word expander over env and args. A Lex is not safe
+// for concurrent use, and stages expand concurrently, so each call makes its own.
+func expander(escape rune, args, env []string) instructions.SingleWordExpander {
 	g := newEnvGetter(args, env)
 	return func(word string) (string, error) {
-		out, _, err := lex.ProcessWord(word, g)
+		out, _, err := shell.NewLex(escape).ProcessWord(word, g)
 		if err != nil {
 			return "", fmt.Errorf("expand %q: %w", word, err)
 		}
@@ -280,4 +281,19 @@ func visibleArgs(env []string, scope *argScope) []string {
 		}
 	}
 	return out
+}
+
+// rawExpander expands heredoc contents whose delimiter is unquoted, as buildkit does: quotes
+// are kept as written.
+func rawExpander(escape rune, args, env []string) instructions.SingleWordExpander {
+	g := newEnvGetter(args, env)
+	return func(word string) (string, error) {
+		lex := shell.NewLex(escape)
+		lex.SkipProcessQuotes = true
+		out, _, err := lex.ProcessWord(word, g)
+		if err != nil {
+			return "", fmt.Errorf("expand heredoc: %w", err)
+		}
+		return out, nil
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -23,7 +22,6 @@ type builder struct {
 	plat   platform
 	args   *argTracker
 	global *argScope // ARGs before the first FROM, plus the predefined ones
-	lex    *shell.Lex
 	ignore *patternmatcher.PatternMatcher // nil: nothing ignored
 	stages []*stageRun
 
@@ -60,7 +58,6 @@ func Build(ctx context.Context, b Backend, o *Options) (Image, error) {
 		prog:  newProgress(o.Out, o.Quiet),
 		plat:  hostPlatform(),
 		args:  newArgTracker(o.BuildArgs),
-		lex:   shell.NewLex(df.escape),
 		pulls: map[string]*pullCall{},
 	}
 	if err := bl.plat.check(o.Platform); err != nil {
@@ -116,7 +113,7 @@ func (bl *builder) globalArgs() error {
 	predef := bl.plat.predefined()
 	for _, c := range bl.df.metaArgs {
 		c := c
-		exp := expander(bl.lex, bl.fromEnv(), nil)
+		exp := expander(bl.df.escape, bl.fromEnv(), nil)
 		if err := declare(bl.global, &c, exp, bl.args, nil, predef); err != nil {
 			return &ParseError{File: bl.df.name, Line: rangeLine(c.Location()), Msg: innerMessage(err)}
 		}
@@ -135,7 +132,7 @@ func (bl *builder) fromEnv() []string {
 
 // expandGlobal expands a FROM-scope word.
 func (bl *builder) expandGlobal(word string) (string, error) {
-	return expander(bl.lex, bl.fromEnv(), nil)(word)
+	return expander(bl.df.escape, bl.fromEnv(), nil)(word)
 }
 
 // now is the time every new history entry and image gets.

@@ -172,3 +172,16 @@ func TestKeyHasherNoCollisions(t *testing.T) {
 func busyboxConfig() v1.Config {
 	return v1.Config{Env: []string{"PATH=/bin"}, Cmd: []string{"sh"}}
 }
+
+func TestCacheIgnoresSecretFile(t *testing.T) {
+	f := newFake(t)
+	df := "FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok"
+	for i, content := range []string{"one", "two"} {
+		p := filepath.Join(t.TempDir(), "tok")
+		os.WriteFile(p, []byte(content), 0o600)
+		mustBuild(t, f, df, &Options{Secrets: map[string]string{"tok": p}})
+		if len(f.runs) != 1 {
+			t.Errorf("build %d: %d RUN steps ran in all, want 1 (a secret's file and content are not cache inputs)", i+1, len(f.runs))
+		}
+	}
+}

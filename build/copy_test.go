@@ -56,6 +56,8 @@ func TestCopy(t *testing.T) {
 		{"spaces", `COPY ["with space/w.txt", "/sp/"]`, map[string]string{"/sp/w.txt": "W"}, nil},
 		{"env in paths", "ENV SRC=a.txt DST=/envd\nCOPY $SRC ${DST}/", map[string]string{"/envd/a.txt": "A"}, nil},
 		{"heredoc", "COPY <<EOF /here/doc.txt\nline1\nline2\nEOF", map[string]string{"/here/doc.txt": "line1\nline2\n"}, nil},
+		{"heredoc expands", "ENV WHO=world\nCOPY <<EOF /hx\nhello $WHO \"q\"\nEOF", map[string]string{"/hx": "hello world \"q\"\n"}, nil},
+		{"quoted heredoc literal", "ENV WHO=world\nCOPY <<\"EOF\" /hq\nhello $WHO\nEOF", map[string]string{"/hq": "hello $WHO\n"}, nil},
 		{"dotdot inside context", "COPY dir/../a.txt /dd/", map[string]string{"/dd/a.txt": "A"}, nil},
 	}
 	for _, tt := range tests {

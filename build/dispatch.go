@@ -162,7 +162,7 @@ func copyConfig(c v1.Config) v1.Config {
 
 // expand is the stage's word expander: args in scope shadowed by ENV.
 func (st *stageState) expand() instructions.SingleWordExpander {
-	return expander(st.bl.lex, st.scope.kv(), st.cfg.Env)
+	return expander(st.bl.df.escape, st.scope.kv(), st.cfg.Env)
 }
 
 // shell is SHELL, or /bin/sh -c.
@@ -235,6 +235,11 @@ func (st *stageState) dispatch(ctx context.Context, c instructions.Command) erro
 			if err := e.Expand(st.expand()); err != nil {
 				return invalidf("%s: %v", commandText(c), innerMessage(err))
 			}
+		}
+	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		if err := e.ExpandRaw(rawExpander(st.bl.df.escape, st.scope.kv(), st.cfg.Env)); err != nil {
+			return invalidf("%s: %v", commandText(c), innerMessage(err))
 		}
 	}
 	switch c := c.(type) {

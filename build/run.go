@@ -267,8 +267,12 @@ func (st *stageState) runMounts(ctx context.Context, in []*instructions.Mount) (
 	return out, env, ctxBinds, nil
 }
 
-// mountText describes a mount for the cache key: everything but a secret's content.
+// mountText describes a mount for the cache key: everything but a secret's content and
+// host file, which may be a new temporary file on every build.
 func mountText(m RunMount) string {
+	if m.Type == "secret" {
+		m.Source = ""
+	}
 	return fmt.Sprintf("type=%s,target=%s,source=%s,from=%s,id=%s,ro=%t,sharing=%s,mode=%o,uid=%d,gid=%d,size=%d,required=%t",
 		m.Type, m.Target, m.Source, m.From.ID, m.ID, m.ReadOnly, m.Sharing, m.Mode, m.UID, m.GID, m.Size, m.Required)
 }
