@@ -21,7 +21,7 @@ type builder struct {
 	prog   *progress
 	plat   platform
 	args   *argTracker
-	global *argScope // ARGs before the first FROM, plus the predefined ones
+	global *argScope                      // ARGs before the first FROM, plus the predefined ones
 	ignore *patternmatcher.PatternMatcher // nil: nothing ignored
 	stages []*stageRun
 
