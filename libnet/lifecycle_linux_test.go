@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,4 +289,20 @@ func TestSetupAgainReplacesStaleRules(t *testing.T) {
 	}
 	echoServer(t, ns2, ":80", "again")
 	mustReach(t, "", "127.0.0.1:"+strconv.Itoa(int(o.Ports[0].HostPort)), "again")
+}
+
+func TestRemoveNetworkWithoutSetElement(t *testing.T) {
+	requireNet(t)
+	ctx := context.Background()
+	n := testNetwork(t, "lntest-t", "bt231t", "10.231.22.0/24", false)
+	// Someone removed the bridge from the set by hand: removal still completes.
+	if out, err := exec.Command("nft", "delete", "element", "inet", "berth", "bridges", `{ "bt231t" }`).CombinedOutput(); err != nil {
+		t.Skipf("nft CLI: %v %s", err, out)
+	}
+	if err := RemoveNetwork(ctx, n); err != nil {
+		t.Fatalf("RemoveNetwork: %v", err)
+	}
+	if r := netRules(t, n.Name); len(r) > 0 {
+		t.Errorf("rules left: %v", r)
+	}
 }

@@ -225,9 +225,29 @@ func queueNetworkRemoval(c *nftables.Conn, name string) error {
 		c.FlushChain(netChain(name))
 		c.DelChain(netChain(name))
 	}
+	if len(bridges) == 0 {
+		return nil
+	}
+	// Deleting an element that is not there fails the whole batch, so delete only those
+	// present.
+	set, err := c.GetSetByName(nftTable, bridgesSet)
+	if err != nil {
+		return fmt.Errorf("find nftables set %s: %w", bridgesSet, err)
+	}
+	elems, err := c.GetSetElements(set)
+	if err != nil {
+		return fmt.Errorf("list nftables set %s: %w", bridgesSet, err)
+	}
 	for _, br := range bridges {
-		if err := c.SetDeleteElements(bridgesSetDef(), []nftables.SetElement{{Key: ifnameKey(br)}}); err != nil {
-			return fmt.Errorf("remove %s from nftables set: %w", br, err)
+		key := ifnameKey(br)
+		for _, e := range elems {
+			if string(e.Key) != string(key) {
+				continue
+			}
+			if err := c.SetDeleteElements(bridgesSetDef(), []nftables.SetElement{{Key: key}}); err != nil {
+				return fmt.Errorf("remove %s from nftables set: %w", br, err)
+			}
+			break
 		}
 	}
 	return nil
