@@ -274,3 +274,16 @@ func TestCopyChownKeepsWorkdirRoot(t *testing.T) {
 		t.Errorf("new destination /newdir owned by %d, want --chown's 1000", ff.uid)
 	}
 }
+
+func TestAddArchiveFollowsParentSymlinks(t *testing.T) {
+	f := newFake(t)
+	dir := writeContext(t, nil)
+	os.WriteFile(filepath.Join(dir, "root.tar.gz"), makeTarGz(t, map[string]string{"lib/libx.so": "X"}), 0o644)
+	img, _ := mustBuild(t, f, "FROM busybox\nADD root.tar.gz /", &Options{ContextDir: dir})
+	if ff := f.file(t, img, "/lib"); ff.typ != tar.TypeSymlink {
+		t.Errorf("/lib became type %c, want the parent's symlink kept", ff.typ)
+	}
+	if f.file(t, img, "/usr/lib/libx.so").data != "X" {
+		t.Errorf("libx.so not written through the /lib symlink")
+	}
+}

@@ -34,6 +34,31 @@ type layerWriter struct {
 	chmod      *fs.FileMode
 	now        time.Time
 	workdir    string // a WORKDIR to create as well, "" for none
+	resolved   map[string]string
+}
+
+// real maps an image path to where the entry must go so that a directory the parent image
+// has as a symlink (say /lib -> usr/lib) is followed, not replaced by a directory.
+func (w *layerWriter) real(p string) (string, error) {
+	if w.parentRoot == "" {
+		return p, nil
+	}
+	dir := path.Dir(p)
+	if dir == "/" {
+		return p, nil
+	}
+	if w.resolved == nil {
+		w.resolved = map[string]string{}
+	}
+	r, ok := w.resolved[dir]
+	if !ok {
+		var err error
+		if r, err = resolveInRoot(w.parentRoot, dir, true); err != nil {
+			return "", err
+		}
+		w.resolved[dir] = r
+	}
+	return path.Join(r, path.Base(p)), nil
 }
 
 func (w *layerWriter) write(ctx context.Context, out io.Writer, items []copyItem, dest string, dirDest bool) error {
@@ -158,6 +183,10 @@ func (w *layerWriter) entry(target, abs string, fi fs.FileInfo, keepOwner bool) 
 	if target == "/" {
 		return nil
 	}
+	target, err := w.real(target)
+	if err != nil {
+		return err
+	}
 	if err := w.parents(target); err != nil {
 		return err
 	}
@@ -190,6 +219,10 @@ func (w *layerWriter) entry(target, abs string, fi fs.FileInfo, keepOwner bool) 
 
 // file streams a regular file into the layer.
 func (w *layerWriter) file(target, abs string, fi fs.FileInfo, mode fs.FileMode, mtime time.Time, keepOwner bool) error {
+	target, err := w.real(target)
+	if err != nil {
+		return err
+	}
 	if err := w.parents(target); err != nil {
 		return err
 	}
@@ -211,6 +244,10 @@ func (w *layerWriter) file(target, abs string, fi fs.FileInfo, mode fs.FileMode,
 }
 
 func (w *layerWriter) bytesFile(target string, data []byte, mode fs.FileMode, mtime time.Time) error {
+	target, err := w.real(target)
+	if err != nil {
+		return err
+	}
 	if err := w.parents(target); err != nil {
 		return err
 	}
@@ -220,7 +257,7 @@ func (w *layerWriter) bytesFile(target string, data []byte, mode fs.FileMode, mt
 	if err := w.tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	_, err := w.tw.Write(data)
+	_, err = w.tw.Write(data)
 	return err
 }
 
@@ -258,7 +295,10 @@ func (w *layerWriter) extract(ctx context.Context, abs, dest string) error {
 		if name == "/" {
 			continue
 		}
-		target := path.Join(dest, name)
+		target, err := w.real(path.Join(dest, name))
+		if err != nil {
+			return err
+		}
 		if err := w.parents(target); err != nil {
 			return err
 		}
