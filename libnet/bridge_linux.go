@@ -146,6 +146,13 @@ func ensureBridge(n Network) (netlink.Link, bool, error) {
 		if l.Type() != "bridge" {
 			return nil, false, errdefs.Newf(errdefs.ErrExists, "network %s: interface %s exists and is not a bridge", n.Name, n.Interface)
 		}
+		if l.Attrs().Alias == "" {
+			// Made by an EnsureNetwork killed before it could name it: name it now so
+			// Prune can still tell whose it is.
+			if err := netlink.LinkSetAlias(l, bridgeAliasPrefix+n.Name); err != nil {
+				return nil, false, fmt.Errorf("network %s: name bridge %s: %w", n.Name, n.Interface, err)
+			}
+		}
 		return l, false, nil
 	}
 	attrs := netlink.NewLinkAttrs()

@@ -306,3 +306,23 @@ func TestRemoveNetworkWithoutSetElement(t *testing.T) {
 		t.Errorf("rules left: %v", r)
 	}
 }
+
+func TestEnsureNetworkNamesUnnamedBridge(t *testing.T) {
+	requireNet(t)
+	// What an EnsureNetwork killed between creating the bridge and naming it leaves.
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "bt231u"}}
+	if err := netlink.LinkAdd(br); err != nil {
+		t.Fatal(err)
+	}
+	n := testNetwork(t, "lntest-u", "bt231u", "10.231.23.0/24", false)
+	if got := mustLink(t, n.Interface).Attrs().Alias; got != bridgeAliasPrefix+n.Name {
+		t.Errorf("bridge alias = %q, want %q", got, bridgeAliasPrefix+n.Name)
+	}
+	err := Prune(context.Background(), func(string) bool { return true }, func(name string) bool { return name != n.Name })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if linkExists(n.Interface) {
+		t.Errorf("Prune left the bridge of a network not kept")
+	}
+}
