@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BERTH=${BERTH:-$PWD/bin/berth}
 N=${BUILDS:-50}
+PARTS=${PARTS:-"single concurrent"}   # which parts to run
+ENGINES=${ENGINES:-"berth podman"}    # which engines the concurrent part runs
 work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
 b="$BERTH --root $work/berth --runroot $work/berth-run"
 p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend none"
@@ -42,6 +44,7 @@ RUN cat /app/size > /app/copy
 CMD ["cat", "/app/copy"]
 EOF
 pb="$p build --network host --ulimit nofile=1024:1024"
+if [[ " $PARTS " == *" single "* ]]; then
 $b build -q -t localhost/six:1 "$work/six" >/dev/null
 $pb -q -t localhost/six:1 "$work/six" >/dev/null
 hyperfine --style basic -N -w 1 -r 10 --export-markdown "$work/cold.md" \
@@ -52,6 +55,7 @@ hyperfine --style basic -N -w 2 -r 20 --export-markdown "$work/cached.md" \
   -n "berth build, fully cached (6 steps)" "$b build -q $work/six" \
   -n "podman build, fully cached (6 steps)" "$pb -q $work/six"
 cat "$work/cached.md"
+fi
 
 # (b) N concurrent builds of four steps with a unique build arg each.
 mkdir -p "$work/four"
@@ -146,9 +150,13 @@ concurrent() {
       local running=0
       for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && { running=1; break; }; done
       [ $running = 1 ] || break
-      for c in ps images; do
+      for c in ps images true; do
         local t0 t1
-        t0=$(now_ms); $b $c >/dev/null; t1=$(now_ms)
+        if [ $c = true ]; then
+          t0=$(now_ms); /bin/true; t1=$(now_ms) # the control: any process start on this machine
+        else
+          t0=$(now_ms); $b $c >/dev/null; t1=$(now_ms)
+        fi
         echo "$c $((t1 - t0))" >> "$work/$name.lat"
       done
       sleep 0.2
@@ -165,11 +173,14 @@ concurrent() {
     for i in $(seq "$N"); do grep -l -i error "$work/$name.$i.log" >/dev/null 2>&1 && { echo "--- $name build $i:"; tail -5 "$work/$name.$i.log"; break; }; done
   fi
 }
+[[ " $PARTS " == *" concurrent "* ]] || exit 0
 echo
 echo "$N concurrent builds of a 4-step Dockerfile, one unique build arg each:"
-concurrent berth $b build -q
-concurrent podman $pb -q
-for c in ps images; do
-  sort -n -k2 "$work/berth.lat" | awk -v c=$c '$1 == c {v[n++] = $2} END {if (n) printf "berth %-6s while the builds ran: %d samples, median %d ms, max %d ms\n", c, n, v[int(n/2)], v[n-1]}'
+[[ " $ENGINES " == *" berth "* ]] && concurrent berth $b build -q
+[[ " $ENGINES " == *" podman "* ]] && concurrent podman $pb -q
+for c in ps images true; do
+  [ -e "$work/berth.lat" ] || break
+  label="berth $c"; [ $c = true ] && label="/bin/true (control)"
+  sort -n -k2 "$work/berth.lat" | awk -v c=$c -v l="$label" '$1 == c {v[n++] = $2} END {if (n) printf "%-20s while the builds ran: %d samples, median %d ms, max %d ms\n", l, n, v[int(n/2)], v[n-1]}'
 done
 $b images -q | wc -l | xargs echo "berth images after the run:"

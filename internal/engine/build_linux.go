@@ -877,9 +877,9 @@ func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
 	}
 }
 
-// buildNice is the CPU priority builds run at: many concurrent builds share the CPUs among
-// themselves, while interactive commands (ps, images, exec) keep answering promptly.
-const buildNice = 10
+// buildNice is the CPU priority builds run at, the lowest: concurrent builds share the CPUs
+// among themselves, while interactive commands (ps, images, exec) keep answering promptly.
+const buildNice = 19
 
 // lowerBuildPriority moves every thread of this process (and so the RUN containers it
 // starts, which inherit it) to buildNice. On Linux a nice value belongs to a thread, so each
