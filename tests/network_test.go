@@ -639,3 +639,24 @@ func TestNetworkKilledMidSetup(t *testing.T) {
 	}
 	t.Skip("start always finished before it could be killed")
 }
+
+func TestNetworkMacvlan(t *testing.T) {
+	b := withImage(t)
+	rmAllOnCleanup(t, b)
+	// A veth pair as the parent keeps every frame on this machine.
+	if out, err := exec.Command("ip", "link", "add", "tnmvp0", "type", "veth", "peer", "name", "tnmvp1").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a veth parent: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", "tnmvp0").Run() })
+	exec.Command("ip", "link", "set", "tnmvp0", "up").Run()
+	exec.Command("ip", "link", "set", "tnmvp1", "up").Run()
+	withNetwork(t, b, "tnmv", "10.231.15.0/24", "-d", "macvlan", "-o", "parent=tnmvp0")
+	if got := b.Run("network", "ls", "-q", "--filter", "driver=macvlan").WantSuccess(t).Stdout; strings.Count(got, "\n") != 1 {
+		t.Errorf("ls --filter driver=macvlan: %q", got)
+	}
+	b.Run(append([]string{"run", "-d", "--name", "mvsrv", "--network", "tnmv", "localhost/bb:1"}, server("macvlan")...)...).WantSuccess(t)
+	r := b.Run("run", "--rm", "--network", "tnmv", "localhost/bb:1", "sh", "-c", "ip -o link show eth0; "+ncRetry("mvsrv")).WantSuccess(t)
+	if !strings.Contains(r.Stdout, "macvlan") && !strings.Contains(r.Stdout, "eth0@") || !strings.HasSuffix(r.Stdout, "macvlan\n") {
+		t.Errorf("macvlan network: %q", r.Stdout)
+	}
+}
