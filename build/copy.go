@@ -54,7 +54,7 @@ func (r *copyRequest) failf(format string, args ...any) error {
 
 // copy runs a COPY or ADD: it gathers the sources, keys the step on their content, and on
 // a miss streams a layer tar of them into Backend.Commit.
-func (st *stageState) copy(ctx context.Context, r copyRequest) (retErr error) {
+func (st *stageState) copy(ctx context.Context, r copyRequest) error {
 	bl := st.bl
 	var chmod *fs.FileMode
 	if r.chmod != "" {
@@ -73,18 +73,25 @@ func (st *stageState) copy(ctx context.Context, r copyRequest) (retErr error) {
 			return err
 		}
 		fromImg = img
-		dir, release, err := bl.be.Mount(ctx, img)
-		if err != nil {
-			return fmt.Errorf("%s --from=%s: mount: %w", r.name, r.from, err)
-		}
-		defer release()
-		root = &srcRoot{dir: dir, keepOwner: true}
 	}
 	tmp, err := os.MkdirTemp("", "berth-build-")
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	defer os.RemoveAll(tmp)
+	if r.from != "" {
+		dir := filepath.Join(tmp, "scratch") // --from=scratch: an empty tree
+		if fromImg.ID != "" {
+			var release func()
+			if dir, release, err = bl.be.Mount(ctx, fromImg); err != nil {
+				return fmt.Errorf("%s --from=%s: mount: %w", r.name, r.from, err)
+			}
+			defer release()
+		} else if err := os.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("%s: %w", r.name, err)
+		}
+		root = &srcRoot{dir: dir, keepOwner: true}
+	}
 
 	var items []copyItem
 	for _, src := range r.srcs {

@@ -49,7 +49,7 @@ func (bl *builder) runStage(ctx context.Context, s *stageRun, target bool) (Imag
 	st.step = 1
 	bl.prog.linef(s.name, "STEP 1/%d: %s", st.total, strings.TrimSpace(s.st.SourceCode))
 	if err := st.from(ctx); err != nil {
-		return Image{}, st.fail(err)
+		return Image{}, err
 	}
 	triggers := st.cfg.OnBuild
 	if len(triggers) > 0 {
@@ -73,7 +73,7 @@ func (bl *builder) runStage(ctx context.Context, s *stageRun, target bool) (Imag
 		st.step++
 		bl.prog.linef(s.name, "STEP %d/%d: %s", st.step, st.total, commandText(c))
 		if err := st.dispatch(ctx, c); err != nil {
-			return Image{}, st.fail(err)
+			return Image{}, err
 		}
 	}
 	if target && len(bl.o.Labels) > 0 {
@@ -95,14 +95,11 @@ func (bl *builder) runStage(ctx context.Context, s *stageRun, target bool) (Imag
 			}
 			return bl.be.Commit(ctx, st.cur, nil, co)
 		}); err != nil {
-			return Image{}, st.fail(err)
+			return Image{}, err
 		}
 	}
 	return st.cur, nil
 }
-
-// fail passes errors through unchanged; step errors already name their instruction.
-func (st *stageState) fail(err error) error { return err }
 
 // commandText is an instruction as written, on one line.
 func commandText(c instructions.Command) string {
