@@ -34,11 +34,13 @@ func init() {
 	reexec.Register(modeName, responderMain)
 }
 
-// The responder tells Start how its start went with one JSON line on fd 3 (the sync pipe),
-// then closes it:
+// envSyncFd names the responder's sync pipe fd. The responder tells Start how its start went
+// with one JSON line on it, then closes it:
 //
 //	{"type":"ready"}                                   every socket is bound, dns.pid written
 //	{"type":"error","msg":"...","kind":"inuse|invalid"} it could not start and exits 1
+const envSyncFd = "_BERTH_DNS_SYNCFD"
+
 type syncMsg struct {
 	Type string `json:"type"`
 	Msg  string `json:"msg,omitempty"`
@@ -89,8 +91,8 @@ func Start(dir string, o Options) (retErr error) {
 	}
 	defer syncR.Close()
 	cmd := reexec.Command(modeName, dir, string(args), logrus.GetLevel().String())
-	cmd.Dir = "/" // never pin the caller's working directory
-	cmd.Env = []string{}
+	cmd.Dir = "/"                        // never pin the caller's working directory
+	cmd.Env = []string{envSyncFd + "=3"} // nothing of ours: the nsenter and userns hooks stay idle
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = []*os.File{syncW} // fd 3
 	// Its own session: no terminal signals, and it outlives the berth command that started it.
@@ -219,13 +221,16 @@ func responderMain() {
 	// One P and a tight GC keep the resident set small; the load is a few queries a second.
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(25)
-	// fd 3 is Start's sync pipe; check before writing to it, as a stray fd 3 could be anything.
+	// Check the sync fd is a pipe before writing to it: a stray fd could be anything.
 	var syncPipe *os.File
-	var st unix.Stat_t
-	if unix.Fstat(3, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
-		unix.CloseOnExec(3)
-		syncPipe = os.NewFile(3, "sync")
+	if fd, err := strconv.Atoi(os.Getenv(envSyncFd)); err == nil && fd > 2 {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			unix.CloseOnExec(fd)
+			syncPipe = os.NewFile(uintptr(fd), "sync")
+		}
 	}
+	os.Unsetenv(envSyncFd)
 	fail := func(err error) {
 		kind := ""
 		switch {
