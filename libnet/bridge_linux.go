@@ -27,6 +27,9 @@ const maxNetworkName = 128
 func EnsureNetwork(ctx context.Context, n Network) (retErr error) {
 	switch n.Driver {
 	case "macvlan":
+		if _, err := macvlanMode(n); err != nil {
+			return err
+		}
 		if _, err := netlink.LinkByName(n.Interface); err != nil {
 			return errdefs.Newf(errdefs.ErrNotFound, "network %s: parent interface %q not found", n.Name, n.Interface)
 		}

@@ -370,13 +370,17 @@ func TestIPv6(t *testing.T) {
 func TestMacvlan(t *testing.T) {
 	requireNet(t)
 	ctx := context.Background()
-	parent := &netlink.Dummy{LinkAttrs: netlink.LinkAttrs{Name: "bt231dummy"}}
+	// A veth end stands in for the physical parent (this kernel may lack dummy links).
+	parent := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "bt231dummy"}, PeerName: "bt231dummyp"}
 	if err := netlink.LinkAdd(parent); err != nil {
-		t.Skipf("cannot create a dummy parent: %v", err)
+		t.Fatalf("create a parent for macvlan: %v", err)
 	}
 	defer netlink.LinkDel(parent)
-	if err := netlink.LinkSetUp(parent); err != nil {
-		t.Fatal(err)
+	// Both ends up, or the parent has no carrier and neither have its macvlans.
+	for _, name := range []string{"bt231dummy", "bt231dummyp"} {
+		if err := netlink.LinkSetUp(mustLink(t, name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n := Network{Name: "lntest-mv", Driver: "macvlan", Interface: "bt231dummy", Subnets: []Subnet{{Subnet: "10.231.9.0/24"}}}
 	if err := EnsureNetwork(ctx, n); err != nil {
@@ -411,6 +415,9 @@ func TestMacvlan(t *testing.T) {
 	}
 	if err := EnsureNetwork(ctx, Network{Name: "lntest-mv2", Driver: "macvlan", Interface: "nosuchparent0"}); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("EnsureNetwork with a missing parent = %v, want ErrNotFound", err)
+	}
+	if err := EnsureNetwork(ctx, Network{Name: "lntest-mv3", Driver: "macvlan", Interface: "bt231dummy", Options: map[string]string{"mode": "sideways"}}); !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "sideways") {
+		t.Errorf("EnsureNetwork with mode=sideways = %v, want ErrInvalid naming it", err)
 	}
 	long := Network{Name: strings.Repeat("x", 200), Driver: "bridge", Interface: "bt231long"}
 	if err := EnsureNetwork(ctx, long); !errors.Is(err, errdefs.ErrInvalid) || linkExists("bt231long") {

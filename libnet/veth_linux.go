@@ -20,7 +20,7 @@ import (
 // Setup gives the network namespace at nsPath one interface per attachment and publishes
 // o.Ports on the first attachment's addresses. Bridge attachments get a veth pair whose
 // host end (named by [VethName], alias the container ID) joins the network's bridge;
-// macvlan attachments get a bridge-mode macvlan on the parent. Each interface gets its MAC
+// macvlan attachments get a macvlan on the parent (bridge mode unless Options["mode"]). Each interface gets its MAC
 // (derived from its first address when unset) and addresses; the first attachment to a
 // non-internal network also gets the default route through its gateway, unless the
 // namespace already has one (so Setup of one more attachment on a running container works).
@@ -228,6 +228,10 @@ func attachMacvlan(h *netlink.Handle, ns netns.NsHandle, a Attachment) (func(), 
 	if _, err := h.LinkByName(a.IfName); err == nil {
 		return nil, errdefs.Newf(errdefs.ErrExists, "interface %s already exists in the container", a.IfName)
 	}
+	mode, err := macvlanMode(a.Network)
+	if err != nil {
+		return nil, err
+	}
 	mv := &netlink.Macvlan{
 		LinkAttrs: netlink.LinkAttrs{
 			Name:         a.IfName,
@@ -235,7 +239,7 @@ func attachMacvlan(h *netlink.Handle, ns netns.NsHandle, a Attachment) (func(), 
 			HardwareAddr: attachmentMAC(a),
 			Namespace:    netlink.NsFd(int(ns)),
 		},
-		Mode: netlink.MACVLAN_MODE_BRIDGE,
+		Mode: mode,
 	}
 	if err := netlink.LinkAdd(mv); err != nil {
 		return nil, fmt.Errorf("network %s: create macvlan on %s: %w", a.Network.Name, a.Network.Interface, err)
@@ -245,6 +249,23 @@ func attachMacvlan(h *netlink.Handle, ns netns.NsHandle, a Attachment) (func(), 
 			_ = h.LinkDel(l)
 		}
 	}, nil
+}
+
+// macvlanMode reads -o mode= of a macvlan network: bridge (the default), private, vepa or
+// passthru.
+func macvlanMode(n Network) (netlink.MacvlanMode, error) {
+	switch m := n.Options["mode"]; m {
+	case "", "bridge":
+		return netlink.MACVLAN_MODE_BRIDGE, nil
+	case "private":
+		return netlink.MACVLAN_MODE_PRIVATE, nil
+	case "vepa":
+		return netlink.MACVLAN_MODE_VEPA, nil
+	case "passthru":
+		return netlink.MACVLAN_MODE_PASSTHRU, nil
+	default:
+		return 0, errdefs.Newf(errdefs.ErrInvalid, "network %s: invalid macvlan mode %q: want bridge, private, vepa or passthru", n.Name, m)
+	}
 }
 
 // configureInterface gives the container-side interface its addresses, brings it up and
