@@ -50,6 +50,7 @@ type fakeBackend struct {
 	block    map[string]chan struct{} // "block NAME" waits for close
 	started  map[string]chan struct{} // closed when "block NAME" starts
 	runDelay time.Duration
+	onRun    func(RunSpec) // called at the start of every Run
 }
 
 func newFake(t *testing.T) *fakeBackend {
@@ -144,8 +145,11 @@ func (f *fakeBackend) Run(ctx context.Context, parent Image, spec RunSpec, c Com
 	f.mu.Lock()
 	f.runs = append(f.runs, spec)
 	files := f.filesOf(parent.ID)
-	delay := f.runDelay
+	delay, hook := f.runDelay, f.onRun
 	f.mu.Unlock()
+	if hook != nil {
+		hook(spec)
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -72,6 +75,15 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 	createdBy += strings.Join(display, " ") + " # buildkit"
 
 	err = st.layerStep(ctx, k.sum(), &v1.History{CreatedBy: createdBy}, func(co CommitOptions) (Image, error) {
+		contextDir := bl.o.ContextDir
+		if bl.ignore != nil && len(ctxBinds) > 0 {
+			dir, cleanup, err := st.filteredContext(ctx, ctxBinds)
+			if err != nil {
+				return Image{}, err
+			}
+			defer cleanup()
+			contextDir = dir
+		}
 		out := bl.prog.output()
 		spec := RunSpec{
 			Args:       args,
@@ -80,7 +92,7 @@ func (st *stageState) run(ctx context.Context, c *instructions.RunCommand) error
 			Workdir:    st.cfg.WorkingDir,
 			Network:    network,
 			Mounts:     mounts,
-			ContextDir: bl.o.ContextDir,
+			ContextDir: contextDir,
 			Stdout:     out,
 			Stderr:     out,
 		}
@@ -286,4 +298,82 @@ func (st *stageState) digestContextPath(k *keyHasher, src string) error {
 		return err
 	}
 	return it.digest(k)
+}
+
+// filteredContext copies the context paths a RUN bind-mounts, without what .dockerignore
+// excludes, into a temporary tree: the step must see the context as Docker sends it, and
+// the backend binds from RunSpec.ContextDir as it is. Only used when a .dockerignore exists.
+func (st *stageState) filteredContext(ctx context.Context, srcs []string) (string, func(), error) {
+	tmp, err := os.MkdirTemp("", "berth-context-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	r := copyRequest{name: "RUN --mount"}
+	root := &srcRoot{dir: st.bl.o.ContextDir, ignore: st.bl.ignore}
+	for _, src := range srcs {
+		it, err := r.item(root, path.Clean("/"+src), path.Base(src), src)
+		if err != nil {
+			cleanup()
+			return "", nil, err
+		}
+		dst := filepath.Join(tmp, filepath.FromSlash(path.Clean("/"+src)))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			cleanup()
+			return "", nil, err
+		}
+		copyOne := func(dst, abs string, fi fs.FileInfo) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			switch {
+			case fi.IsDir():
+				return os.MkdirAll(dst, fi.Mode().Perm()|0o700)
+			case fi.Mode()&fs.ModeSymlink != 0:
+				link, err := os.Readlink(abs)
+				if err != nil {
+					return err
+				}
+				return os.Symlink(link, dst)
+			case fi.Mode().IsRegular():
+				return copyRegular(abs, dst, fi.Mode().Perm())
+			}
+			return nil
+		}
+		if err := copyOne(dst, it.abs, it.fi); err != nil {
+			cleanup()
+			return "", nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
+		}
+		if it.fi.IsDir() {
+			err := it.walk(func(rel, abs string, fi fs.FileInfo) error {
+				p := filepath.Join(dst, filepath.FromSlash(rel))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					return err
+				}
+				return copyOne(p, abs, fi)
+			})
+			if err != nil {
+				cleanup()
+				return "", nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
+			}
+		}
+	}
+	return tmp, cleanup, nil
+}
+
+func copyRegular(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

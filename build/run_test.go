@@ -163,3 +163,38 @@ func TestQuiet(t *testing.T) {
 		t.Errorf("quiet failure: err %v, output %q; want the failing step's output only", err, out)
 	}
 }
+
+func TestRunBindSeesFilteredContext(t *testing.T) {
+	f := newFake(t)
+	ctxDir := writeContext(t, copyContext)
+	var seen []string
+	f.onRun = func(spec RunSpec) {
+		filepath.Walk(spec.ContextDir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				rel, _ := filepath.Rel(spec.ContextDir, p)
+				seen = append(seen, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+	}
+	mustBuild(t, f, "FROM busybox\nRUN --mount=type=bind,source=dir,target=/d --mount=type=bind,target=/all,source=. true", &Options{ContextDir: ctxDir})
+	for _, s := range seen {
+		if strings.HasSuffix(s, "skip.log") || strings.HasSuffix(s, ".md") || strings.HasPrefix(s, "secret/") {
+			t.Errorf("RUN bind saw the ignored %s", s)
+		}
+	}
+	want := map[string]bool{"dir/x": false, "dir/keep.log": false, "a.txt": false}
+	for _, s := range seen {
+		if _, ok := want[s]; ok {
+			want[s] = true
+		}
+	}
+	for p, ok := range want {
+		if !ok {
+			t.Errorf("RUN bind lacks %s; saw %v", p, seen)
+		}
+	}
+	if _, err := os.Stat(f.runs[0].ContextDir); !os.IsNotExist(err) {
+		t.Errorf("filtered context %s left behind", f.runs[0].ContextDir)
+	}
+}
