@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -185,6 +186,12 @@ func (r *responder) watch(ctx context.Context, dir string, stop context.CancelFu
 			}
 			if now.Sub(emptySince) < idleExit {
 				continue
+			}
+			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+				// The engine removed the network's directory: nobody can be starting us
+				// there, and taking the lock would create it again.
+				stop()
+				return nil
 			}
 			l, err := lock.Acquire(ctx, filepath.Join(dir, lockFile))
 			if err != nil && !errors.Is(err, errdefs.ErrNotSupported) {

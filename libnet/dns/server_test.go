@@ -405,3 +405,27 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// A responder whose whole directory was removed exits without creating it again.
+func TestServeExitsWhenDirRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeHosts(t, dir, testHosts)
+	_, done := serve(t, dir)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve returned %v, want nil", err)
+		}
+	case <-time.After(idleExit + 3*time.Second):
+		t.Fatal("Serve still running with its directory removed")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("directory after exit: %v, want it still gone", err)
+	}
+}
