@@ -155,16 +155,19 @@ func (s *argScope) clone() *argScope {
 }
 
 // declare applies one ARG instruction to scope. expand expands a default with what is in
-// scope so far; global is the scope before the first FROM (nil while building it), whose
+// scope so far (nil: the instruction is expanded already); global is the scope before the first FROM (nil while building it), whose
 // values an undefaulted ARG in a stage inherits; predef are the platform args.
 func declare(scope *argScope, c *instructions.ArgCommand, expand func(string) (string, error),
 	t *argTracker, global *argScope, predef map[string]string) error {
 	for _, a := range c.Args {
 		var val *string
 		if a.Value != nil {
-			v, err := expand(*a.Value)
-			if err != nil {
-				return errdefs.Newf(errdefs.ErrInvalid, "ARG %s: %v", a.Key, err)
+			v := *a.Value
+			if expand != nil {
+				var err error
+				if v, err = expand(v); err != nil {
+					return errdefs.Newf(errdefs.ErrInvalid, "ARG %s: %v", a.Key, err)
+				}
 			}
 			val = &v
 		} else if global != nil {

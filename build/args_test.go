@@ -36,6 +36,8 @@ func TestArgScoping(t *testing.T) {
 		{"global redeclared with build arg", "ARG G=g\nFROM busybox\nARG G\nRUN true", map[string]string{"G": "b"}, []string{base, "G=b"}},
 		{"env shadows arg", "FROM busybox\nARG A=1\nENV A=env\nRUN true", nil, []string{base, "A=env"}},
 		{"default expands env", "FROM busybox\nENV E=e\nARG A=${E}x\nRUN true", nil, []string{base, "E=e", "A=ex"}},
+		{"expanded once", "FROM busybox\nENV E=e\nARG A='$E'\nRUN true", nil, []string{base, "E=e", "A=$E"}},
+		{"global args expand in order", "ARG X=1\nARG Y=${X}2\nFROM busybox\nARG Y\nRUN true", nil, []string{base, "Y=12"}},
 		{"scope ends with stage", "FROM busybox AS one\nARG A=1\nFROM busybox\nRUN true", nil, []string{base}},
 		{"predefined", "FROM busybox\nARG TARGETARCH\nARG BUILDPLATFORM\nRUN true", nil,
 			[]string{base, "TARGETARCH=" + plat.arch, "BUILDPLATFORM=" + plat.String()}},

@@ -248,7 +248,8 @@ func (st *stageState) dispatch(ctx context.Context, c instructions.Command) erro
 		}
 		st.configStep("ENV " + strings.Join(parts, " "))
 	case *instructions.ArgCommand:
-		if err := declare(st.scope, c, st.expand(), st.bl.args, st.bl.global, st.bl.plat.predefined()); err != nil {
+		// dispatch expanded c already, all pairs against the scope before it, as buildkit does
+		if err := declare(st.scope, c, nil, st.bl.args, st.bl.global, st.bl.plat.predefined()); err != nil {
 			return err
 		}
 	case *instructions.WorkdirCommand:
