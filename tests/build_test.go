@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/tests/fixture"
 )
 
 // buildContext writes files (path -> content) into a new context directory.
@@ -442,4 +446,37 @@ func TestBuildConcurrent(t *testing.T) {
 		}
 	}
 	assertNoBuildLeftovers(t, b)
+}
+
+func TestBuildPullOnbuildAndURL(t *testing.T) {
+	RequireRoot(t)
+	reg := fixture.StartRegistry(t)
+	b := NewBerth(t)
+	ref := reg.Addr + "/test/bb:1"
+	pushFixture(t, ref, busyboxImage(t))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "downloaded "+r.URL.Path+"\n")
+	}))
+	defer srv.Close()
+
+	parent := buildContext(t, map[string]string{"Dockerfile": "FROM " + ref + "\nONBUILD RUN echo onbuild-ran > /onbuild\n"})
+	b.Run("build", "-t", "localhost/parent:1", parent).WantSuccess(t) // FROM pulls what is missing
+	child := buildContext(t, map[string]string{"Dockerfile": "FROM localhost/parent:1\nADD " + srv.URL + "/file.txt /dl.txt\nCOPY --from=" + ref + " /app/hello /hello2\n"})
+	b.Run("build", "-t", "localhost/child:1", child).WantSuccess(t)
+	want := "onbuild-ran\ndownloaded /file.txt\nhello\n"
+	if got := b.Run("run", "--rm", "localhost/child:1", "cat", "/onbuild", "/dl.txt", "/hello2").WantSuccess(t).Stdout; got != want {
+		t.Errorf("ONBUILD, ADD URL, COPY --from=image: %q, want %q", got, want)
+	}
+
+	// --pull fetches a newer image under the same name; without it the local one is used.
+	pushFixture(t, ref, busyboxImage(t, []fixture.Entry{{Name: "version", Body: "2\n"}}))
+	probe := buildContext(t, map[string]string{"Dockerfile": "FROM " + ref + "\nRUN cat /version 2>/dev/null || echo 1 > /version\n"})
+	b.Run("build", "-t", "localhost/probe:1", probe).WantSuccess(t)
+	if got := b.Run("run", "--rm", "localhost/probe:1", "cat", "/version").WantSuccess(t).Stdout; got != "1\n" {
+		t.Errorf("without --pull: version %q, want the local image's", got)
+	}
+	b.Run("build", "--pull", "-t", "localhost/probe:2", probe).WantSuccess(t)
+	if got := b.Run("run", "--rm", "localhost/probe:2", "cat", "/version").WantSuccess(t).Stdout; got != "2\n" {
+		t.Errorf("with --pull: version %q, want the registry's newer image", got)
+	}
 }
