@@ -223,6 +223,7 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 			host = "0.0.0.0"
 		}
 		name := net.JoinHostPort(host, strconv.Itoa(int(port))) + "/" + proto
+		// syscall, not x/sys/unix: this file builds everywhere and EADDRINUSE exists everywhere.
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return errdefs.Newf(errdefs.ErrInUse, "host port %s is already in use", name)
 		}
