@@ -346,3 +346,27 @@ func peerServer(t *testing.T, path, addr string) {
 		}
 	}()
 }
+
+// bridgeInSet reports whether name is an element of the bridges set.
+func bridgeInSet(t *testing.T, name string) bool {
+	t.Helper()
+	c, err := openNFT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseLasting()
+	set, err := c.GetSetByName(nftTable, bridgesSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems, err := c.GetSetElements(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range elems {
+		if string(e.Key) == string(ifnameKey(name)) {
+			return true
+		}
+	}
+	return false
+}

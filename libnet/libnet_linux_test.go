@@ -153,6 +153,9 @@ func TestBridgeContainersAndPorts(t *testing.T) {
 	if r := netRules(t, n.Name); len(r) > 0 {
 		t.Errorf("rules of %s left: %v", n.Name, r)
 	}
+	if bridgeInSet(t, n.Interface) {
+		t.Errorf("bridge %s left in the isolation set", n.Interface)
+	}
 }
 
 func TestPortAlreadyBound(t *testing.T) {
@@ -472,6 +475,9 @@ func TestEnsureNetworkConcurrentAndChanged(t *testing.T) {
 		if strings.HasPrefix(r, "postrouting:") {
 			t.Errorf("NAT rule left after the network became internal: %s", r)
 		}
+	}
+	if !bridgeInSet(t, n.Interface) {
+		t.Errorf("bridge %s missing from the isolation set after its rules were replaced", n.Interface)
 	}
 	addrs, err := netlink.AddrList(mustLink(t, n.Interface), unix.AF_INET)
 	if err != nil || len(addrs) != 1 || addrs[0].IP.String() != "10.231.10.1" {
