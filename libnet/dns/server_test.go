@@ -429,3 +429,35 @@ func TestServeExitsWhenDirRemoved(t *testing.T) {
 		t.Errorf("directory after exit: %v, want it still gone", err)
 	}
 }
+
+// The responder listens on IPv6 addresses too (a network's IPv6 gateway).
+func TestServeIPv6Listen(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	pc.Close()
+	dir := t.TempDir()
+	writeHosts(t, dir, testHosts)
+	addr := fmt.Sprintf("[::1]:%d", port)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, dir, Options{Listen: []string{addr}}, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Serve on %s: %v", addr, err)
+	}
+	for _, n := range []string{"udp", "tcp"} {
+		if got := strings.Join(answers(query(t, n, addr, "web.", dns.TypeAAAA)), ","); got != "AAAA fd00::2" {
+			t.Errorf("web. AAAA over %s on %s = %q, want AAAA fd00::2", n, addr, got)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve after cancel: %v", err)
+	}
+}
