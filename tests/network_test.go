@@ -224,6 +224,12 @@ func TestNetworkPublish(t *testing.T) {
 		t.Errorf("port pub 80: %q", got)
 	}
 	b.Run("port", "pub", "99").WantError(t, 125, "no public port '99' published for pub")
+	if got := b.Run("ps", "-q", "--no-trunc", "--filter", fmt.Sprintf("publish=%d/tcp", port)).WantSuccess(t).Stdout; got != id+"\n" {
+		t.Errorf("ps --filter publish=%d: %q", port, got)
+	}
+	if got := b.Run("ps", "-q", "--filter", "expose=82").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("ps --filter expose=82: %q", got)
+	}
 	if got := b.Run("ps", "--format", "{{.Ports}}").WantSuccess(t).Stdout; !strings.HasPrefix(got, fmt.Sprintf("0.0.0.0:%d->80/tcp, 0.0.0.0:", port)) {
 		t.Errorf("ps PORTS: %q", got)
 	}
@@ -435,6 +441,9 @@ func TestNetworkCommands(t *testing.T) {
 		Containers map[string]struct{ Name, IPv4Address, MacAddress string }
 	}
 	b.Run("run", "-d", "--name", "member", "--network", "tncmd", "localhost/bb:1", "sleep", "100").WantSuccess(t)
+	if got := b.Run("ps", "--filter", "network=tncmd", "--format", "{{.Names}} {{.Networks}}").WantSuccess(t).Stdout; got != "member tncmd\n" {
+		t.Errorf("ps --filter network=tncmd: %q", got)
+	}
 	if err := json.Unmarshal([]byte(b.Run("network", "inspect", "tncmd").WantSuccess(t).Stdout), &ins); err != nil || len(ins) != 1 {
 		t.Fatalf("network inspect: %v", err)
 	}

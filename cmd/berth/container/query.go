@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/libimage"
+	"github.com/berth-project/berth/libnet"
 )
 
 type psRow struct {
@@ -31,12 +32,12 @@ func parsePsFilters(fs []string) (psFilter, error) {
 	for _, f := range fs {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
-		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health":
+		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health", "network", "publish", "expose":
 		default:
 			ok = false
 		}
 		if !ok {
-			return nil, cli.Invalid("invalid filter %q: want status, name, label, ancestor, exited, id, before, since, volume or health", f)
+			return nil, cli.Invalid("invalid filter %q: want status, name, label, ancestor, exited, id, before, since, volume, health, network, publish or expose", f)
 		}
 		if k == "status" {
 			switch v {
@@ -96,6 +97,16 @@ func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Contai
 			}
 			return false
 		}) &&
+		any("network", func(v string) bool {
+			for _, n := range c.NetworkNames() {
+				if n == v {
+					return true
+				}
+			}
+			return c.NetworkMode() == v
+		}) &&
+		any("publish", func(v string) bool { return c.Net != nil && c.Active() && portMatches(c.Net.Ports, v, true) }) &&
+		any("expose", func(v string) bool { return portMatches(c.Options.Ports, v, false) }) &&
 		any("health", func(v string) bool {
 			h := "none"
 			if c.Health != nil {
@@ -420,4 +431,24 @@ func inspectOne(ctx context.Context, e *engine.Engine, ref, typ string, topLevel
 		return nil, cli.Invalid("invalid --type %q: want container, image or volume", typ)
 	}
 	return nil, errdefs.Newf(errdefs.ErrNotFound, "no such object: %s", ref)
+}
+
+// portMatches says whether a published (host side) or exposed (container side) port matches
+// a --filter publish=/expose= value: PORT[/PROTO].
+func portMatches(ports []libnet.PortMapping, v string, host bool) bool {
+	port, proto, _ := strings.Cut(v, "/")
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	for _, p := range ports {
+		first := int(p.ContainerPort)
+		if host {
+			first = int(p.HostPort)
+		}
+		if n >= first && n < first+int(max(p.Range, 1)) && (proto == "" || proto == p.Protocol) {
+			return true
+		}
+	}
+	return false
 }
