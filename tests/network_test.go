@@ -588,8 +588,8 @@ func TestNetworkMonitorKilled(t *testing.T) {
 	rmAllOnCleanup(t, b)
 	withNetwork(t, b, "tnkill", "10.231.13.0/24")
 	id := strings.TrimSpace(b.Run("run", "-d", "--network", "tnkill", "-p", "80", "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
-	if len(vethsOf(id)) != 1 {
-		t.Fatalf("no veth for %s", id[:12])
+	if len(vethsOf(id)) != 1 || rulesOf(t, id) == "" {
+		t.Fatalf("no veth or no port rule for %s", id[:12])
 	}
 	out, _ := exec.Command("pgrep", "-f", "berth-monitor --id "+id).Output()
 	pid, err := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
