@@ -42,10 +42,16 @@ func (e *ParseError) Unwrap() error { return errdefs.ErrInvalid }
 
 // parseDockerfile parses data with buildkit's parser and instruction packages. name is used
 // in messages only.
-func parseDockerfile(name string, data []byte) (*dockerfile, error) {
+func parseDockerfile(name string, data []byte) (df *dockerfile, err error) {
 	if name == "" {
 		name = "Dockerfile"
 	}
+	defer func() {
+		// the parser reads untrusted input: a bug in it is a parse error, not a crash
+		if r := recover(); r != nil {
+			df, err = nil, &ParseError{File: name, Msg: fmt.Sprintf("cannot parse: %v", r)}
+		}
+	}()
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &ParseError{File: name, Msg: "the Dockerfile cannot be empty"}
 	}
@@ -67,7 +73,7 @@ func parseDockerfile(name string, data []byte) (*dockerfile, error) {
 		}
 		return nil, &ParseError{File: name, Line: line, Msg: "no build stage in current context: the Dockerfile needs a FROM"}
 	}
-	df := &dockerfile{name: name, stages: stages, metaArgs: metaArgs, escape: res.EscapeToken}
+	df = &dockerfile{name: name, stages: stages, metaArgs: metaArgs, escape: res.EscapeToken}
 	for _, w := range res.Warnings {
 		msg := w.Short
 		if w.Location != nil {
