@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ulikunitz/xz"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -285,5 +287,41 @@ func TestAddArchiveFollowsParentSymlinks(t *testing.T) {
 	}
 	if f.file(t, img, "/usr/lib/libx.so").data != "X" {
 		t.Errorf("libx.so not written through the /lib symlink")
+	}
+}
+
+func TestAddArchiveFormats(t *testing.T) {
+	var plain bytes.Buffer
+	tw := tar.NewWriter(&plain)
+	tw.WriteHeader(&tar.Header{Name: "f.txt", Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+	tw.Write([]byte("ok"))
+	tw.Close()
+	var xzBuf bytes.Buffer
+	xw, err := xz.NewWriter(&xzBuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xw.Write(plain.Bytes())
+	xw.Close()
+	formats := map[string][]byte{"plain.tar": plain.Bytes(), "x.tar.xz": xzBuf.Bytes(), "noext": makeTarGz(t, map[string]string{"f.txt": "ok"})}
+	if bz, err := exec.LookPath("bzip2"); err == nil {
+		cmd := exec.Command(bz, "-c")
+		cmd.Stdin = bytes.NewReader(plain.Bytes())
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		formats["b.tar.bz2"] = out
+	}
+	for name, data := range formats {
+		t.Run(name, func(t *testing.T) {
+			dir := writeContext(t, nil)
+			os.WriteFile(filepath.Join(dir, name), data, 0o644)
+			f := newFake(t)
+			img, _ := mustBuild(t, f, "FROM busybox\nADD "+name+" /x/", &Options{ContextDir: dir})
+			if got := f.file(t, img, "/x/f.txt").data; got != "ok" {
+				t.Errorf("ADD %s: /x/f.txt = %q, want extracted", name, got)
+			}
+		})
 	}
 }
