@@ -502,6 +502,7 @@ func TestNetworkErrors(t *testing.T) {
 		{[]string{"run", "--rm", "--network", "container:nosuchctr", "localhost/bb:1", "true"}, "nosuchctr"},
 		{[]string{"run", "--rm", "--add-host", "nocolon", "localhost/bb:1", "true"}, "nocolon"},
 		{[]string{"run", "--rm", "--network", "none", "--network", "tnerr", "localhost/bb:1", "true"}, "none"},
+		{[]string{"run", "--rm", "--network-alias", "x", "localhost/bb:1", "true"}, "user-defined networks"},
 	} {
 		b.Run(c.args...).WantError(t, 125, c.msg)
 	}

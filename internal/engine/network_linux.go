@@ -91,6 +91,9 @@ func (e *Engine) resolveNetworkOptions(ctx context.Context, o *CreateOptions) er
 			return err
 		}
 		o.Networks[i].Name = n.Name
+		if len(r.Aliases) > 0 && !n.DNS {
+			return errdefs.Newf(errdefs.ErrInvalid, "network-scoped aliases are supported only on user-defined networks, not on %s", n.Name)
+		}
 		if r.IP != "" {
 			ip := net.ParseIP(r.IP)
 			if ip == nil {
