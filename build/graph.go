@@ -202,6 +202,10 @@ func (bl *builder) resolveFrom(ctx context.Context, ref string, cur int) (Image,
 		return Image{}, invalidf("%v", err)
 	}
 	if s != nil {
+		if !s.needed {
+			// only an ONBUILD trigger names it, and the graph could not see that
+			return Image{}, invalidf("--from=%s: stage %s is not built for this target", ref, s.name)
+		}
 		return s.wait(ctx)
 	}
 	if ref == "scratch" {
