@@ -294,14 +294,17 @@ func (e *Engine) completeNetwork(n *Network, others []*Network, routes []*net.IP
 		}
 	}
 	if n.Driver == "bridge" {
-		idx := 1 // berth0 belongs to the default network
+		// The default network's bridge is berth0, as docker0 is Docker's. A user network's
+		// bridge is named after its random id, so that networks of different roots (tests,
+		// several --root) never share, and strip the addresses of, one bridge.
+		n.Interface = "berth" + n.ID[:10]
 		if n.Name == e.defaultNetworkName() {
-			idx = 0
+			idx := 0
+			for usedIdx[idx] {
+				idx++
+			}
+			n.Interface = libnet.BridgeName(idx)
 		}
-		for usedIdx[idx] {
-			idx++
-		}
-		n.Interface = libnet.BridgeName(idx)
 	}
 	return nil
 }

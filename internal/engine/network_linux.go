@@ -751,7 +751,8 @@ func (e *Engine) pruneNetworkLeftovers(ctx context.Context) error {
 	return nil
 }
 
-// hostRoutes lists the host's IPv4 routes (from /proc/net/route), which automatic subnets avoid.
+// hostRoutes lists the host's IPv4 routes (from /proc/net/route), which automatic subnets
+// avoid: the host's own networks, and bridges of other berth roots.
 func hostRoutes() []*net.IPNet {
 	f, err := os.Open("/proc/net/route")
 	if err != nil {
@@ -763,7 +764,7 @@ func hostRoutes() []*net.IPNet {
 	sc.Scan() // header
 	for sc.Scan() {
 		fl := strings.Fields(sc.Text())
-		if len(fl) < 8 || strings.HasPrefix(fl[0], "berth") {
+		if len(fl) < 8 {
 			continue
 		}
 		dst, err1 := strconv.ParseUint(fl[1], 16, 32)
