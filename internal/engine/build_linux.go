@@ -150,7 +150,7 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 	s.Root = &specs.Root{Path: rootfs}
 	s.Process.Terminal = false
 	s.Process.Args = rs.Args
-	env := rs.Env
+	env := append([]string(nil), rs.Env...) // never append into the builder's slice
 	hasPath := false
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "PATH=") {
@@ -877,9 +877,10 @@ func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
 	}
 }
 
-// buildNice is the CPU priority builds run at, the lowest: concurrent builds share the CPUs
-// among themselves, while interactive commands (ps, images, exec) keep answering promptly.
-const buildNice = 19
+// buildNice is the CPU priority builds run at: below interactive commands (ps, images, exec),
+// which keep answering while many builds share the CPUs, but not so low (19) that a build
+// starves on a machine busy with other work.
+const buildNice = 10
 
 // lowerBuildPriority moves every thread of this process (and so the RUN containers it
 // starts, which inherit it) to buildNice. On Linux a nice value belongs to a thread, so each
