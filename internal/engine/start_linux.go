@@ -238,14 +238,13 @@ func (e *Engine) cleanupRuntime(ctx context.Context, c *Container) error {
 			return err
 		}
 	}
-	if err := e.teardownNetwork(ctx, c); err != nil {
-		return err
-	}
 	store, err := e.Images(ctx)
 	if err != nil {
 		return err
 	}
-	return store.UnmountContainerLayer(ctx, c.ID)
+	// The filesystem first: whoever waits for the container to be gone waits for its mount.
+	unmountErr := store.UnmountContainerLayer(ctx, c.ID)
+	return errors.Join(unmountErr, e.teardownNetwork(ctx, c))
 }
 
 // markRemoving tells the monitor not to run its cleanup: whoever removes the container does.
