@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/sirupsen/logrus"
@@ -38,9 +39,10 @@ func EnsureNetwork(ctx context.Context, n Network) (retErr error) {
 	default:
 		return errdefs.Newf(errdefs.ErrInvalid, "network %s: unknown driver %q", n.Name, n.Driver)
 	}
-	if n.Name == "" || len(n.Name) > maxNetworkName {
-		// The name rides in rule comments, which nftables caps at 255 bytes.
-		return errdefs.Newf(errdefs.ErrInvalid, "invalid network name %q: 1 to %d characters", n.Name, maxNetworkName)
+	if n.Name == "" || len(n.Name) > maxNetworkName || strings.ContainsAny(n.Name, " \t\n=/") {
+		// The name rides in rule comments ("net=NAME", space separated, capped at 255
+		// bytes by nftables) and in the bridge's alias.
+		return errdefs.Newf(errdefs.ErrInvalid, "invalid network name %q: 1 to %d characters, no spaces, '=' or '/'", n.Name, maxNetworkName)
 	}
 	if n.Interface == "" || len(n.Interface) >= unix.IFNAMSIZ {
 		return errdefs.Newf(errdefs.ErrInvalid, "network %s: invalid bridge name %q", n.Name, n.Interface)

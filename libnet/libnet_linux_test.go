@@ -422,6 +422,9 @@ func TestMacvlan(t *testing.T) {
 	if err := EnsureNetwork(ctx, Network{Name: "lntest-mv3", Driver: "macvlan", Interface: "bt231dummy", Options: map[string]string{"mode": "sideways"}}); !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "sideways") {
 		t.Errorf("EnsureNetwork with mode=sideways = %v, want ErrInvalid naming it", err)
 	}
+	if err := EnsureNetwork(ctx, Network{Name: "two words", Driver: "bridge", Interface: "bt231sp"}); !errors.Is(err, errdefs.ErrInvalid) || linkExists("bt231sp") {
+		t.Errorf("EnsureNetwork with a space in the name = %v, want ErrInvalid and no bridge", err)
+	}
 	long := Network{Name: strings.Repeat("x", 200), Driver: "bridge", Interface: "bt231long"}
 	if err := EnsureNetwork(ctx, long); !errors.Is(err, errdefs.ErrInvalid) || linkExists("bt231long") {
 		t.Errorf("EnsureNetwork with a 200-character name = %v, want ErrInvalid and no bridge", err)
