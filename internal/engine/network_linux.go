@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -492,7 +491,7 @@ func memberOf(c *Container, name string) bool {
 }
 
 func writeFileAtomic(p string, b []byte) error {
-	tmp := p + ".tmp" + hex.EncodeToString([]byte(strconv.Itoa(os.Getpid())))
+	tmp := p + ".tmp" + strconv.Itoa(os.Getpid())
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
