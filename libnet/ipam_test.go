@@ -218,3 +218,29 @@ func TestNames(t *testing.T) {
 		t.Errorf("GenerateMAC(fd00::1:2) = %s", GenerateMAC(net.ParseIP("fd00::1:2")))
 	}
 }
+
+func FuzzSubnet(f *testing.F) {
+	f.Add("10.5.0.0/24", "10.5.0.1", "10.5.0.128/25")
+	f.Add("fd00::/64", "", "")
+	f.Add("10.5.0.0/30", "10.5.0.2", "")
+	f.Add("1.2.3.4/33", "x", "y")
+	f.Fuzz(func(t *testing.T, subnet, gateway, ipRange string) {
+		sub := Subnet{Subnet: subnet, Gateway: gateway, IPRange: ipRange}
+		err := ValidateSubnet(sub)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalid) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("ValidateSubnet(%+v) = %v, want a one-line ErrInvalid", sub, err)
+			}
+			return
+		}
+		n, _ := ParseSubnet(subnet)
+		n2 := 0
+		ip, err := AllocateIP(sub, func(net.IP) bool { n2++; return n2 < 3 })
+		if err != nil {
+			return // a tiny subnet or range may have no address left
+		}
+		if !n.Contains(ip) || ValidateIP(sub, ip) != nil {
+			t.Fatalf("AllocateIP(%+v) = %s, not a usable address of the subnet", sub, ip)
+		}
+	})
+}
