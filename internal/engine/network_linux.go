@@ -714,36 +714,47 @@ func (e *Engine) removeNetwork(ctx context.Context, n *Network) error {
 	return db.Networks().Delete(ctx, n.Name)
 }
 
-// pruneNetworkLeftovers removes kernel objects berth made that no record accounts for.
+// pruneNetworkLeftovers removes kernel objects berth made for this root's containers that
+// no longer hold a network: veths, port rules, netns files. Objects of containers and
+// networks this root does not know are left alone: another root (--root, tests) may be
+// using them, and this root's own are always recorded before they are made.
 func (e *Engine) pruneNetworkLeftovers(ctx context.Context) error {
 	if e.Config.Rootless {
 		return nil
 	}
+	// The netns files first, then the records: a file made after the listing belongs to a
+	// container whose intent the records already show.
+	ents, _ := os.ReadDir(filepath.Join(e.Config.RunRoot, "netns"))
 	cs, err := e.containerRecords(ctx)
 	if err != nil {
 		return err
 	}
-	keepC := map[string]bool{}
+	known, holds := map[string]bool{}, map[string]bool{}
+	var names []string
 	for _, c := range cs {
-		if c.Net != nil {
-			keepC[c.ID] = true
-		}
+		known[c.ID], holds[c.ID] = true, c.Net != nil
 	}
 	ns, err := e.Networks(ctx)
 	if err != nil {
 		return err
 	}
-	keepN := map[string]bool{}
 	for _, n := range ns {
-		keepN[n.Name] = true
+		names = append(names, n.Name)
 	}
-	if err := libnet.Prune(ctx, func(id string) bool { return keepC[id] }, func(name string) bool { return keepN[name] }); err != nil {
+	// With every network locked no container of this root is between its recorded intent
+	// and its interfaces.
+	release, err := e.lockNetworks(ctx, names)
+	if err != nil {
+		return err
+	}
+	defer release()
+	keepContainer := func(id string) bool { return !known[id] || holds[id] }
+	keepNetwork := func(string) bool { return true } // removed with their records, never left
+	if err := libnet.Prune(ctx, keepContainer, keepNetwork); err != nil {
 		return fmt.Errorf("prune network leftovers: %w", err)
 	}
-	// Namespace files of containers that hold none.
-	ents, _ := os.ReadDir(filepath.Join(e.Config.RunRoot, "netns"))
 	for _, ent := range ents {
-		if !keepC[ent.Name()] {
+		if !holds[ent.Name()] {
 			_ = libnet.RemoveNetNS(filepath.Join(e.Config.RunRoot, "netns", ent.Name()))
 		}
 	}
