@@ -44,6 +44,7 @@ RUN cat /app/size > /app/copy
 CMD ["cat", "/app/copy"]
 EOF
 pb="$p build --network host --ulimit nofile=1024:1024"
+now_ms() { date +%s%3N; }
 if [[ " $PARTS " == *" single "* ]]; then
 $b build -q -t localhost/six:1 "$work/six" >/dev/null
 $pb -q -t localhost/six:1 "$work/six" >/dev/null
@@ -130,7 +131,6 @@ with open(out, "w") as f:
     f.write(f"{peak['rss']} {peak['pss']} {peak['procs']}\n")
 EOF
 
-now_ms() { date +%s%3N; }
 # concurrent NAME CMD...: runs N builds of the four-step file at once, sampling memory.
 concurrent() {
   local name=$1; shift
@@ -175,6 +175,10 @@ concurrent() {
 }
 [[ " $PARTS " == *" concurrent "* ]] || exit 0
 echo
+for c in ps images; do # the same commands on an idle machine, for comparison
+  for i in 1 2 3 4 5; do t0=$(now_ms); $b $c >/dev/null; t1=$(now_ms); echo $((t1 - t0)); done |
+    sort -n | awk -v c=$c '{v[n++] = $1} END {printf "berth %-6s idle: median %d ms\n", c, v[int(n/2)]}'
+done
 echo "$N concurrent builds of a 4-step Dockerfile, one unique build arg each:"
 [[ " $ENGINES " == *" berth "* ]] && concurrent berth $b build -q
 [[ " $ENGINES " == *" podman "* ]] && concurrent podman $pb -q

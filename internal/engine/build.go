@@ -244,7 +244,8 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	lowerBuildPriority()
+	defer e.registerBuild()()
+	e.adjustBuildPriority()
 	img, err := build.Build(ctx, be, o)
 	if err != nil {
 		var re *RunError

@@ -58,6 +58,7 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	if err != nil {
 		return build.Image{}, err
 	}
+	b.e.adjustBuildPriority()
 	id := b.e.buildID("build")
 	// The run directory exists before the layer, so a sweep after a kill finds both.
 	dir := filepath.Join(b.e.Config.RunRoot, "build", id)
@@ -877,15 +878,52 @@ func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
 	}
 }
 
-// buildNice is the CPU priority builds run at: below interactive commands (ps, images, exec),
-// which keep answering while many builds share the CPUs, but not so low (19) that a build
-// starves on a machine busy with other work.
+// buildNice is the nice value builds run at while the CPUs are not oversubscribed.
 const buildNice = 10
 
-// lowerBuildPriority moves every thread of this process (and so the RUN containers it
-// starts, which inherit it) to buildNice. On Linux a nice value belongs to a thread, so each
-// existing thread is set; threads started later inherit it from their creator.
-func lowerBuildPriority() {
+// registerBuild marks this process as a running build, for buildPolicy's count; the mark
+// goes when the returned function is called (or, after a kill, when its pid is gone).
+func (e *Engine) registerBuild() func() {
+	dir := filepath.Join(e.Config.RunRoot, "builds")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return func() {}
+	}
+	p := filepath.Join(dir, strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		return func() {}
+	}
+	return func() { os.Remove(p) }
+}
+
+// runningBuilds counts the builds whose process is alive, removing the marks of dead ones.
+func (e *Engine) runningBuilds() int {
+	dir := filepath.Join(e.Config.RunRoot, "builds")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for _, en := range entries {
+		if _, err := os.Stat("/proc/" + en.Name()); err == nil {
+			n++
+		} else if os.IsNotExist(err) {
+			os.Remove(filepath.Join(dir, en.Name()))
+		}
+	}
+	return n
+}
+
+// adjustBuildPriority sets the CPU policy of this build and the RUN containers it starts
+// (they inherit it): SCHED_BATCH at buildNice normally, so a build never preempts others when
+// it wakes and weighs less; SCHED_IDLE while more builds run than there are CPUs, so that
+// interactive commands (ps, images, exec) keep answering however many builds run at once.
+// On Linux the policy belongs to a thread: each existing thread is set, and threads started
+// later inherit it from their creator. It is re-evaluated before every RUN step.
+func (e *Engine) adjustBuildPriority() {
+	policy := uint32(unix.SCHED_BATCH)
+	if e.runningBuilds() > runtime.NumCPU() {
+		policy = unix.SCHED_IDLE
+	}
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return
@@ -895,9 +933,9 @@ func lowerBuildPriority() {
 		if err != nil {
 			continue
 		}
-		if cur, err := unix.Getpriority(unix.PRIO_PROCESS, tid); err == nil && 20-cur >= buildNice {
-			continue // already as low or lower (the raw value is 20 - nice)
+		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Nice: buildNice}
+		if unix.SchedSetAttr(tid, attr, 0) != nil {
+			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, buildNice)
 		}
-		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, buildNice)
 	}
 }
