@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/lock"
+	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/libnet"
 	"github.com/berth-project/berth/libnet/dns"
 )
@@ -222,9 +223,7 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (retErr error) 
 }
 
 // allocate reserves c's address(es) on n (the one asked for, or the lowest free one).
-func (e *Engine) allocate(ctx context.Context, t interface {
-	Allocate(ctx context.Context, network, container string, pick func(used map[string]bool) (string, error)) (string, error)
-}, c *Container, n *Network, r NetworkRequest, ifName string) (libnet.Attachment, error) {
+func (e *Engine) allocate(ctx context.Context, t state.NetworkTable, c *Container, n *Network, r NetworkRequest, ifName string) (libnet.Attachment, error) {
 	a := libnet.Attachment{Network: n.Network, IfName: ifName, Aliases: r.Aliases}
 	want := net.ParseIP(r.IP)
 	for _, s := range n.Subnets {
