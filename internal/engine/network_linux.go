@@ -329,8 +329,8 @@ func (e *Engine) resolvePorts(ctx context.Context, c *Container) error {
 }
 
 // teardownNetwork releases everything c.Net records: interfaces, rules, netns, addresses;
-// then the networks it leaves are refreshed, and removed from the kernel if now unused.
-// Every step is idempotent.
+// then the networks it leaves are refreshed (hosts files, DNS responder). Every step is
+// idempotent; c.Net is cleared once nothing failed.
 func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 	st := c.Net
 	if st == nil {
