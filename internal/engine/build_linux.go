@@ -104,7 +104,12 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	if network == "" {
 		network = b.network
 	}
+	releaseSlot, err := b.e.acquireRunSlot(ctx)
+	if err != nil {
+		return build.Image{}, err
+	}
 	code, err := b.runContainer(ctx, id, dir, network == "none", spec.Stdout, spec.Stderr)
+	releaseSlot() // the container is gone; the commit needs no slot
 	if err != nil {
 		return build.Image{}, err
 	}
@@ -936,6 +941,45 @@ func (e *Engine) adjustBuildPriority() {
 		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Nice: buildNice}
 		if unix.SchedSetAttr(tid, attr, 0) != nil {
 			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, buildNice)
+		}
+	}
+}
+
+// runSlots bounds how many RUN containers all builds on this root run at once: beyond a few
+// per CPU, more containers only add processes, memory and scheduling delay, not throughput.
+func runSlots() int {
+	if n := 4 * runtime.NumCPU(); n > 8 {
+		return n
+	}
+	return 8
+}
+
+// acquireRunSlot waits for one of the root's RUN slots (flock files, so a killed build's slot
+// frees itself) and returns its release.
+func (e *Engine) acquireRunSlot(ctx context.Context) (func(), error) {
+	dir := filepath.Join(e.Config.RunRoot, "build-slots")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	n := runSlots()
+	start := os.Getpid() % n // spread the first tries
+	for delay := 2 * time.Millisecond; ; {
+		for i := 0; i < n; i++ {
+			f, err := flockFile(ctx, filepath.Join(dir, strconv.Itoa((start+i)%n)), false)
+			if err != nil {
+				return nil, err
+			}
+			if f != nil {
+				return func() { f.Close() }, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 100*time.Millisecond {
+			delay *= 2
 		}
 	}
 }
