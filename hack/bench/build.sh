@@ -3,8 +3,9 @@
 # (a) a 6-step Dockerfile, cold (--no-cache) and fully cached, with hyperfine;
 # (b) the headline: N (default 50) concurrent builds of a 4-step Dockerfile, each with a unique
 #     build arg so nothing is shared. A sampler sums, every 100 ms, VmRSS (and PSS, which splits
-#     shared binary pages fairly) of every process involved: the engine's own processes
-#     (berth*, podman, conmon, runc, buildah) and everything they started (RUN commands).
+#     shared binary pages fairly) of every process involved: everything the launching shell
+#     started (the engine's processes, its runtime, the RUN commands) and anything whose
+#     command line names the engine's runroot (a daemon it detached, e.g. conmon).
 #     It reports the peak, the wall time, whether all N succeeded, and how long `berth ps` /
 #     `berth images` take while the builds run.
 set -euo pipefail
@@ -68,18 +69,18 @@ RUN cat /n /n > /nn
 EOF
 
 cat > "$work/sampler.py" <<'EOF'
+# sampler.py OUT ROOTPID MARK: every 100 ms, sums VmRSS and PSS of the processes that
+# descend from ROOTPID (the shell that starts the builds: engines, runtimes, RUN commands) or
+# whose command line contains MARK (daemons an engine detaches, like conmon); keeps the peak.
 import os, sys, time, signal
-names = {"berth", "berth-runtime", "berth-monitor", "podman", "conmon", "runc", "buildah", "catatonit"}
-engine_exe = set(os.path.realpath(x) for x in sys.argv[2:])
-baseline = set(int(p) for p in os.listdir("/proc") if p.isdigit())
-out = sys.argv[1]
-open(out + ".ready", "w").close()  # the baseline is taken: the engine may start
+out, root, mark = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 peak = {"rss": 0, "pss": 0, "procs": 0}
 stop = False
 def on_term(*_):
     global stop
     stop = True
 signal.signal(signal.SIGTERM, on_term)
+open(out + ".ready", "w").close()
 def field(pid, path, key):
     try:
         with open(f"/proc/{pid}/{path}") as f:
@@ -90,66 +91,69 @@ def field(pid, path, key):
         pass
     return 0
 while not stop:
-    procs = {}
+    parent = {}
     for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) in baseline:
+        if not d.isdigit():
             continue
-        pid = int(d)
         try:
-            with open(f"/proc/{pid}/stat") as f:
+            with open(f"/proc/{d}/stat") as f:
                 s = f.read()
-            comm = s[s.index("(") + 1:s.rindex(")")]
-            ppid = int(s[s.rindex(")") + 2:].split()[1])
-            exe = ""
-            try:
-                exe = os.path.realpath(f"/proc/{pid}/exe")
-            except OSError:
-                pass
-            procs[pid] = (ppid, comm, exe)
+            parent[int(d)] = int(s[s.rindex(")") + 2:].split()[1])
         except (OSError, ValueError):
             continue
     picked = set()
-    def involved(pid, depth=0):
-        if pid in picked:
-            return True
-        if pid not in procs or depth > 64:
-            return False
-        ppid, comm, exe = procs[pid]
-        if exe in engine_exe or os.path.basename(exe) in names or comm in names:
-            return True
-        return involved(ppid, depth + 1)
-    for pid in procs:
-        if involved(pid):
+    for pid in parent:
+        p, depth = pid, 0
+        while p in parent and p > 1 and p != root and depth < 64:
+            p, depth = parent[p], depth + 1
+        if p == root and pid != root:
             picked.add(pid)
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if mark in f.read():
+                    picked.add(pid)
+        except OSError:
+            pass
+    picked.discard(os.getpid())
     rss = sum(field(pid, "status", "VmRSS:") for pid in picked)
     pss = sum(field(pid, "smaps_rollup", "Pss:") for pid in picked)
-    peak["rss"] = max(peak["rss"], rss)
+    if rss > peak["rss"]:
+        peak["rss"], peak["procs"] = rss, len(picked)
     peak["pss"] = max(peak["pss"], pss)
-    peak["procs"] = max(peak["procs"], len(picked))
     time.sleep(0.1)
 with open(out, "w") as f:
     f.write(f"{peak['rss']} {peak['pss']} {peak['procs']}\n")
 EOF
 
-# concurrent NAME CMD...: runs N builds of the four-step file at once, sampling memory.
+# concurrent NAME CMD...: runs N builds of the four-step file at once from one launcher shell,
+# sampling the memory of everything the launcher started.
 concurrent() {
   local name=$1; shift
-  python3 "$work/sampler.py" "$work/$name.peak" "$BERTH" &
+  rm -f "$work/$name.go"
+  (
+    while [ ! -e "$work/$name.go" ]; do sleep 0.02; done
+    pids=()
+    for i in $(seq "$N"); do
+      "$@" --build-arg "N=$name-$i" "$work/four" >"$work/$name.$i.log" 2>&1 &
+      pids+=($!)
+    done
+    for i in $(seq "$N"); do
+      rc=0; wait "${pids[$((i - 1))]}" || rc=$?
+      echo $rc > "$work/$name.$i.rc"
+    done
+  ) &
+  local launcher=$!
+  python3 "$work/sampler.py" "$work/$name.peak" "$launcher" "$work/$name-run" &
   local sampler=$!
   while [ ! -e "$work/$name.peak.ready" ]; do sleep 0.05; done
-  local start ok=0 pids=()
+  local start ok=0
   start=$(now_ms)
-  for i in $(seq "$N"); do
-    "$@" --build-arg "N=$name-$i" "$work/four" >"$work/$name.$i.log" 2>&1 &
-    pids+=($!)
-  done
-  # Other commands while the builds run.
+  touch "$work/$name.go"
+  # Other commands while the builds run (not counted in the memory: they are not builds).
   : > "$work/$name.lat"
   if [ "$name" = berth ]; then
-    while :; do
-      local running=0
-      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && { running=1; break; }; done
-      [ $running = 1 ] || break
+    while kill -0 "$launcher" 2>/dev/null; do
       for c in ps images true; do
         local t0 t1
         if [ $c = true ]; then
@@ -162,15 +166,16 @@ concurrent() {
       sleep 0.2
     done
   fi
-  for pid in "${pids[@]}"; do wait "$pid" && ok=$((ok + 1)); done
+  wait "$launcher" || true
   local end
   end=$(now_ms)
+  for i in $(seq "$N"); do [ "$(cat "$work/$name.$i.rc" 2>/dev/null)" = 0 ] && ok=$((ok + 1)); done
   kill -TERM "$sampler"; wait "$sampler" || true
   read -r rss pss procs < "$work/$name.peak"
-  printf '%-8s %3d/%d succeeded  wall %6.2f s  peak total RSS %7.1f MB  peak total PSS %7.1f MB  (%d processes at most)\n' \
+  printf '%-8s %3d/%d succeeded  wall %6.2f s  peak total RSS %7.1f MB  peak total PSS %7.1f MB  (%d processes at the RSS peak)\n' \
     "$name" "$ok" "$N" "$(echo "($end - $start) / 1000" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(echo "$pss / 1024" | bc -l)" "$procs"
   if [ "$ok" != "$N" ]; then
-    for i in $(seq "$N"); do grep -l -i error "$work/$name.$i.log" >/dev/null 2>&1 && { echo "--- $name build $i:"; tail -5 "$work/$name.$i.log"; break; }; done
+    for i in $(seq "$N"); do [ "$(cat "$work/$name.$i.rc" 2>/dev/null)" = 0 ] || { echo "--- $name build $i:"; tail -5 "$work/$name.$i.log"; break; }; done
   fi
 }
 [[ " $PARTS " == *" concurrent "* ]] || exit 0
