@@ -61,6 +61,14 @@ func NewBerth(t testing.TB) *Berth {
 	d := t.TempDir()
 	b := &Berth{t: t, Root: filepath.Join(d, "root"), RunRoot: filepath.Join(d, "run"),
 		Env: []string{"BERTH_AUTH_FILE=" + filepath.Join(d, "auth.json")}}
+	// Registered after TempDir, so it runs before the directory is removed: a container's
+	// monitor may still be running its cleanup in the root when the test body ends, and
+	// `rm -af` waits for it (and releases mounts and network leftovers).
+	t.Cleanup(func() {
+		if _, err := os.Stat(b.Root); err == nil {
+			b.Cmd("rm", "-af").Run()
+		}
+	})
 	return b
 }
 
