@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/libnet"
+)
+
+// sweepNetworks releases what containers no longer running still hold: a berth killed in
+// the middle of a start, or a monitor killed with its container. A container whose lock is
+// held is being worked on and left alone.
+func (e *Engine) sweepNetworks(ctx context.Context) {
+	db, err := e.DB(ctx)
+	if err != nil {
+		return
+	}
+	allocs, err := db.Networks().Allocations(ctx, "")
+	if err != nil || len(allocs) == 0 {
+		return
+	}
+	cs, err := e.containerRecords(ctx)
+	if err != nil {
+		return
+	}
+	byID := map[string]*Container{}
+	for _, c := range cs {
+		byID[c.ID] = c
+	}
+	done := map[string]bool{}
+	for _, a := range allocs {
+		if done[a.Container] {
+			continue
+		}
+		done[a.Container] = true
+		if c := byID[a.Container]; c != nil && c.Active() {
+			continue
+		}
+		e.tryTeardown(ctx, a.Container)
+	}
+}
+
+// tryTeardown tears down the network of container id if it is not active and no one holds
+// its lock, and says whether it did; a container whose record is gone only gives its
+// addresses back.
+func (e *Engine) tryTeardown(ctx context.Context, id string) bool {
+	l, ok := e.tryLockContainer(id)
+	if !ok {
+		return false
+	}
+	defer l.Release()
+	db, err := e.DB(ctx)
+	if err != nil {
+		return false
+	}
+	var c Container
+	if _, err := db.Containers().Get(ctx, id, &c); errors.Is(err, errdefs.ErrNotFound) {
+		allocs, _ := db.Networks().Allocations(ctx, "")
+		_ = db.Networks().Release(ctx, id, "")
+		for _, a := range allocs {
+			if a.Container == id {
+				if n, err := e.Network(ctx, a.Network); err == nil {
+					_ = e.leaveNetwork(ctx, n.Network)
+				}
+			}
+		}
+		return true
+	} else if err != nil || c.Active() || e.monitorAlive(&c) {
+		return false // a start killed after the monitor began leaves a running container
+	}
+	if c.Net == nil {
+		return db.Networks().Release(ctx, id, "") == nil
+	}
+	logrus.WithField("container", id).Debug("network: releasing what a stopped container still held")
+	if err := e.teardownNetwork(ctx, &c); err != nil {
+		logrus.WithField("container", id).Warnf("release network: %v", err)
+		return false
+	}
+	return true
+}
+
+// pruneNetworkLeftovers removes kernel objects berth made for this root's containers that
+// no longer hold a network: veths, port rules, netns files. Objects of containers and
+// networks this root does not know are left alone: another root (--root, tests) may be
+// using them, and this root's own are always recorded before they are made.
+func (e *Engine) pruneNetworkLeftovers(ctx context.Context) error {
+	if e.Config.Rootless {
+		return nil
+	}
+	// The netns files first, then the records: a file made after the listing belongs to a
+	// container whose intent the records already show.
+	ents, _ := os.ReadDir(filepath.Join(e.Config.RunRoot, "netns"))
+	cs, err := e.containerRecords(ctx)
+	if err != nil {
+		return err
+	}
+	known, holds := map[string]bool{}, map[string]bool{}
+	var names []string
+	for _, c := range cs {
+		known[c.ID], holds[c.ID] = true, c.Net != nil
+	}
+	ns, err := e.Networks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		names = append(names, n.Name)
+	}
+	// With every network locked no container of this root is between its recorded intent
+	// and its interfaces.
+	release, err := e.lockNetworks(ctx, names)
+	if err != nil {
+		return err
+	}
+	defer release()
+	keepContainer := func(id string) bool { return !known[id] || holds[id] }
+	keepNetwork := func(string) bool { return true } // removed with their records, never left
+	if err := libnet.Prune(ctx, keepContainer, keepNetwork); err != nil {
+		return fmt.Errorf("prune network leftovers: %w", err)
+	}
+	for _, ent := range ents {
+		if !holds[ent.Name()] {
+			_ = libnet.RemoveNetNS(filepath.Join(e.Config.RunRoot, "netns", ent.Name()))
+		}
+	}
+	return nil
+}
