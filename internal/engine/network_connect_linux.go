@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/libnet"
 )
@@ -67,18 +69,27 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 		return err
 	}
 	c.Net.Attachments = append(c.Net.Attachments, a)
+	// The rollback is armed before the intent is saved: a failed save must still give the
+	// address back.
+	defer func() {
+		if retErr == nil {
+			return
+		}
+		bg := context.Background()
+		c.Options.Networks, c.Net.Attachments = before, c.Net.Attachments[:len(c.Net.Attachments)-1]
+		err := errors.Join(
+			libnet.Teardown(bg, c.Net.NetNS, libnet.SetupOptions{ContainerID: c.ID, Attachments: []libnet.Attachment{a}}),
+			db.Networks().Release(bg, c.ID, n.Name),
+			e.saveContainer(bg, c),
+			e.leaveNetwork(bg, n.Network),
+		)
+		if err != nil {
+			logrus.WithField("container", c.ID).Warnf("undo network connect: %v", err)
+		}
+	}()
 	if err := e.saveContainer(ctx, c); err != nil { // intent first
 		return err
 	}
-	defer func() {
-		if retErr != nil {
-			_ = libnet.Teardown(context.Background(), c.Net.NetNS, libnet.SetupOptions{ContainerID: c.ID, Attachments: []libnet.Attachment{a}})
-			_ = db.Networks().Release(context.Background(), c.ID, n.Name)
-			c.Options.Networks, c.Net.Attachments = before, c.Net.Attachments[:len(c.Net.Attachments)-1]
-			_ = e.saveContainer(context.Background(), c)
-			_ = e.leaveNetwork(context.Background(), n.Network)
-		}
-	}()
 	unlock, err := e.lockNetworks(ctx, []string{n.Name})
 	if err != nil {
 		return err
