@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/libcontainer"
+	"github.com/berth-project/berth/libimage"
+)
+
+// buildID names a build step's container and layer after this process, so that what a
+// killed build leaves can be told from what a running one uses.
+func (e *Engine) buildID(kind string) string {
+	return fmt.Sprintf("%s-%d-%s", kind, os.Getpid(), randomID()[:16])
+}
+
+// sweepBuilds removes what builds killed mid-step left: their containers, writable layers
+// and run directories. A step's run directory is made before anything else and removed
+// last, so it marks every leftover.
+func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
+	base := filepath.Join(e.Config.RunRoot, "build")
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	rt := &libcontainer.Runtime{Root: filepath.Join(e.Config.RunRoot, "runtime")}
+	for _, en := range entries {
+		parts := strings.SplitN(en.Name(), "-", 3)
+		if len(parts) != 3 || (parts[0] != "build" && parts[0] != "buildmnt") {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[1])
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue // its build is still running
+		}
+		id := en.Name()
+		if parts[0] == "build" {
+			if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				continue
+			}
+		}
+		if err := store.RemoveContainerLayer(ctx, id); err != nil {
+			continue
+		}
+		os.RemoveAll(filepath.Join(base, id))
+	}
+}
+
+// buildNice is the nice value builds run at while the CPUs are not oversubscribed.
+const buildNice = 10
+
+// registerBuild marks this process as a running build, for buildPolicy's count; the mark
+// goes when the returned function is called (or, after a kill, when its pid is gone).
+func (e *Engine) registerBuild() func() {
+	dir := filepath.Join(e.Config.RunRoot, "builds")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return func() {}
+	}
+	p := filepath.Join(dir, strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		return func() {}
+	}
+	return func() { os.Remove(p) }
+}
+
+// runningBuilds counts the builds whose process is alive, removing the marks of dead ones.
+func (e *Engine) runningBuilds() int {
+	dir := filepath.Join(e.Config.RunRoot, "builds")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for _, en := range entries {
+		if _, err := os.Stat("/proc/" + en.Name()); err == nil {
+			n++
+		} else if os.IsNotExist(err) {
+			os.Remove(filepath.Join(dir, en.Name()))
+		}
+	}
+	return n
+}
+
+// adjustBuildPriority sets the CPU policy of this build and the RUN containers it starts
+// (they inherit it): SCHED_BATCH at buildNice normally, so a build never preempts others when
+// it wakes and weighs less; SCHED_IDLE while more builds run than there are CPUs, so that
+// interactive commands (ps, images, exec) keep answering however many builds run at once.
+// On Linux the policy belongs to a thread: each existing thread is set, and threads started
+// later inherit it from their creator. It is re-evaluated before every RUN step.
+func (e *Engine) adjustBuildPriority() {
+	policy := uint32(unix.SCHED_BATCH)
+	if e.runningBuilds() > runtime.NumCPU() {
+		policy = unix.SCHED_IDLE
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Nice: buildNice}
+		if unix.SchedSetAttr(tid, attr, 0) != nil {
+			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, buildNice)
+		}
+	}
+}
+
+// runSlots bounds how many RUN containers all builds on this root run at once: beyond a few
+// per CPU, more containers only add processes, memory and scheduling delay, not throughput.
+func runSlots() int {
+	if n := 4 * runtime.NumCPU(); n > 8 {
+		return n
+	}
+	return 8
+}
+
+// acquireRunSlot waits for one of the root's RUN slots (flock files, so a killed build's slot
+// frees itself) and returns its release.
+func (e *Engine) acquireRunSlot(ctx context.Context) (func(), error) {
+	dir := filepath.Join(e.Config.RunRoot, "build-slots")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	n := runSlots()
+	start := os.Getpid() % n // spread the first tries
+	for delay := 2 * time.Millisecond; ; {
+		for i := 0; i < n; i++ {
+			f, err := flockFile(ctx, filepath.Join(dir, strconv.Itoa((start+i)%n)), false)
+			if err != nil {
+				return nil, err
+			}
+			if f != nil {
+				return func() { f.Close() }, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 100*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
