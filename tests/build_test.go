@@ -480,3 +480,11 @@ func TestBuildPullOnbuildAndURL(t *testing.T) {
 		t.Errorf("with --pull: version %q, want the registry's newer image", got)
 	}
 }
+
+func TestBuildRunsBelowInteractivePriority(t *testing.T) {
+	b := withImage(t)
+	r := b.RunStdin([]byte("FROM localhost/bb:1\nRUN cut -d' ' -f19 /proc/self/stat | sed s/^/nice=/\n"), "build", "--no-cache", "-").WantSuccess(t)
+	if !strings.Contains(r.Stdout, "nice=10\n") {
+		t.Errorf("RUN step priority:\n%s", r.Stdout)
+	}
+}

@@ -62,7 +62,7 @@ func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
 // buildNice is the nice value builds run at while the CPUs are not oversubscribed.
 const buildNice = 10
 
-// registerBuild marks this process as a running build, for buildPolicy's count; the mark
+// registerBuild marks this process as a running build, for runningBuilds; the mark
 // goes when the returned function is called (or, after a kill, when its pid is gone).
 func (e *Engine) registerBuild() func() {
 	dir := filepath.Join(e.Config.RunRoot, "builds")
