@@ -116,24 +116,15 @@ func netComment(n Network) string {
 // ensureNetworkRules installs n's rules unless rules with the same fingerprint are there.
 // Rules from an older network of that name are replaced in the same atomic batch.
 func ensureNetworkRules(n Network) error {
-	unlock, err := lockRules()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := openNFT()
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	if err := ensureBase(c); err != nil {
-		return err
-	}
+	return editRules(true, func(c *nftables.Conn) error { return addNetworkRulesOn(c, n) })
+}
+
+func addNetworkRulesOn(c *nftables.Conn, n Network) error {
 	want := netComment(n)
 	fwd, post, _, _, _ := baseChains()
-	rules, err := c.GetRules(nftTable, fwd)
+	rules, err := listRules(c, fwd)
 	if err != nil {
-		return fmt.Errorf("list nftables rules: %w", err)
+		return err
 	}
 	for _, r := range rules {
 		if ruleComment(r) == want {
@@ -204,21 +195,20 @@ func queueNetworkRemoval(c *nftables.Conn, name string) error {
 	prefix := "berth net=" + name + " "
 	var bridges []string
 	for _, ch := range []*nftables.Chain{fwd, post} {
-		rules, err := c.GetRules(nftTable, ch)
+		rules, err := listRules(c, ch)
 		if err != nil {
-			return fmt.Errorf("list nftables rules: %w", err)
+			return err
 		}
-		for _, r := range rules {
-			cm := ruleComment(r)
+		if _, err := deleteMatching(c, rules, func(cm string) bool {
 			if !strings.HasPrefix(cm, prefix) {
-				continue
+				return false
 			}
 			if br := commentField(cm, "br"); br != "" && !contains(bridges, br) {
 				bridges = append(bridges, br)
 			}
-			if err := c.DelRule(r); err != nil {
-				return fmt.Errorf("delete nftables rule: %w", err)
-			}
+			return true
+		}); err != nil {
+			return err
 		}
 	}
 	if _, err := c.ListChain(nftTable, netChain(name).Name); err == nil {
@@ -255,26 +245,15 @@ func queueNetworkRemoval(c *nftables.Conn, name string) error {
 
 // removeNetworkRules deletes network name's rules; a missing table or rule is success.
 func removeNetworkRules(name string) error {
-	unlock, err := lockRules()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := openNFT()
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
+	return editRules(false, func(c *nftables.Conn) error {
+		if err := queueNetworkRemoval(c, name); err != nil {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("remove nftables rules of network %s: %w", name, err)
+		}
 		return nil
-	}
-	if err := queueNetworkRemoval(c, name); err != nil {
-		return err
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("remove nftables rules of network %s: %w", name, err)
-	}
-	return nil
+	})
 }
 
 // portTarget is one published port resolved to the container address it goes to.
@@ -294,39 +273,23 @@ func addPortRules(id string, targets []portTarget) error {
 	if len(targets) == 0 {
 		return nil
 	}
-	unlock, err := lockRules()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := openNFT()
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	if err := ensureBase(c); err != nil {
-		return err
-	}
+	return editRules(true, func(c *nftables.Conn) error { return addPortRulesOn(c, id, targets) })
+}
+
+func addPortRulesOn(c *nftables.Conn, id string, targets []portTarget) error {
 	_, _, _, _, ports := baseChains()
-	existing, err := c.GetRules(nftTable, ports)
+	existing, err := listRules(c, ports)
 	if err != nil {
-		return fmt.Errorf("list nftables rules: %w", err)
+		return err
 	}
 	// Rules this container left on these interfaces (a start killed before its cleanup)
 	// are replaced, not doubled.
-	for _, r := range existing {
-		cm := ruleComment(r)
-		if commentField(cm, "ctr") != id {
-			continue
-		}
-		for _, t := range targets {
-			if commentField(cm, "if") == t.ifname {
-				if err := c.DelRule(r); err != nil {
-					return fmt.Errorf("delete nftables rule: %w", err)
-				}
-				break
-			}
-		}
+	var ifnames []string
+	for _, t := range targets {
+		ifnames = append(ifnames, t.ifname)
+	}
+	if _, err := deleteMatching(c, existing, containerRules(id, ifnames)); err != nil {
+		return err
 	}
 	for _, t := range targets {
 		n := int(max(t.m.Range, 1))
@@ -407,77 +370,51 @@ func dnatExprs(proto, hostIP string, hostPort uint16, ctr net.IP, ctrPort uint16
 // removeContainerRules deletes the port rules of container id on the given interfaces
 // (all of its rules when ifnames is nil).
 func removeContainerRules(id string, ifnames []string) error {
-	unlock, err := lockRules()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := openNFT()
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
+	return editRules(false, func(c *nftables.Conn) error {
+		_, _, _, _, ports := baseChains()
+		rules, err := listRules(c, ports)
+		if err != nil {
+			return err
+		}
+		n, err := deleteMatching(c, rules, containerRules(id, ifnames))
+		if err != nil || n == 0 {
+			return err
+		}
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("remove port rules of container %s: %w", id, err)
+		}
 		return nil
+	})
+}
+
+// containerRules matches the comments of container id's port rules on the given
+// interfaces (on every interface when ifnames is nil).
+func containerRules(id string, ifnames []string) func(cm string) bool {
+	return func(cm string) bool {
+		return commentField(cm, "ctr") == id && (ifnames == nil || contains(ifnames, commentField(cm, "if")))
 	}
-	_, _, _, _, ports := baseChains()
-	rules, err := c.GetRules(nftTable, ports)
-	if err != nil {
-		return fmt.Errorf("list nftables rules: %w", err)
-	}
-	n := 0
-	for _, r := range rules {
-		cm := ruleComment(r)
-		if commentField(cm, "ctr") != id {
-			continue
-		}
-		if ifnames != nil && !contains(ifnames, commentField(cm, "if")) {
-			continue
-		}
-		if err := c.DelRule(r); err != nil {
-			return fmt.Errorf("delete nftables rule: %w", err)
-		}
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("remove port rules of container %s: %w", id, err)
-	}
-	return nil
 }
 
 // pruneRules removes port rules of containers not kept and rules of networks not kept.
 func pruneRules(keepContainer func(string) bool, keepNetwork func(string) bool) error {
-	unlock, err := lockRules()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := openNFT()
-	if err != nil {
-		return err
-	}
-	defer c.CloseLasting()
-	if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
-		return nil
-	}
+	return editRules(false, func(c *nftables.Conn) error { return pruneRulesOn(c, keepContainer, keepNetwork) })
+}
+
+func pruneRulesOn(c *nftables.Conn, keepContainer func(string) bool, keepNetwork func(string) bool) error {
 	fwd, _, _, _, ports := baseChains()
-	rules, err := c.GetRules(nftTable, ports)
+	rules, err := listRules(c, ports)
 	if err != nil {
-		return fmt.Errorf("list nftables rules: %w", err)
+		return err
 	}
-	for _, r := range rules {
-		if id := commentField(ruleComment(r), "ctr"); id != "" && !keepContainer(id) {
-			if err := c.DelRule(r); err != nil {
-				return fmt.Errorf("delete nftables rule: %w", err)
-			}
-		}
+	if _, err := deleteMatching(c, rules, func(cm string) bool {
+		id := commentField(cm, "ctr")
+		return id != "" && !keepContainer(id)
+	}); err != nil {
+		return err
 	}
-	rules, err = c.GetRules(nftTable, fwd)
+	rules, err = listRules(c, fwd)
 	if err != nil {
-		return fmt.Errorf("list nftables rules: %w", err)
+		return err
 	}
 	var gone []string
 	for _, r := range rules {
@@ -528,9 +465,9 @@ func TaggedRules(id string) ([]string, error) {
 		if ch.Table.Name != tableName {
 			continue
 		}
-		rules, err := c.GetRules(nftTable, ch)
+		rules, err := listRules(c, ch)
 		if err != nil {
-			return nil, fmt.Errorf("list nftables rules of %s: %w", ch.Name, err)
+			return nil, err
 		}
 		for _, r := range rules {
 			cm := ruleComment(r)
@@ -540,6 +477,54 @@ func TaggedRules(id string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// editRules runs fn on one connection under the rules lock; fn queues its changes and
+// flushes them. With create the table is made first if missing; without it a missing
+// table means there is nothing to edit, and fn does not run.
+func editRules(create bool, fn func(c *nftables.Conn) error) error {
+	unlock, err := lockRules()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := openNFT()
+	if err != nil {
+		return err
+	}
+	defer c.CloseLasting()
+	if create {
+		if err := ensureBase(c); err != nil {
+			return err
+		}
+	} else if _, err := c.ListTableOfFamily(tableName, nftables.TableFamilyINet); err != nil {
+		return nil
+	}
+	return fn(c)
+}
+
+func listRules(c *nftables.Conn, ch *nftables.Chain) ([]*nftables.Rule, error) {
+	rules, err := c.GetRules(nftTable, ch)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables rules of %s: %w", ch.Name, err)
+	}
+	return rules, nil
+}
+
+// deleteMatching queues the deletion of the rules whose comment match accepts and says
+// how many it queued.
+func deleteMatching(c *nftables.Conn, rules []*nftables.Rule, match func(cm string) bool) (int, error) {
+	n := 0
+	for _, r := range rules {
+		if !match(ruleComment(r)) {
+			continue
+		}
+		if err := c.DelRule(r); err != nil {
+			return n, fmt.Errorf("delete nftables rule: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // openNFT opens one netlink socket for all of a call's requests; by default the library
