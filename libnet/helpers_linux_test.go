@@ -1,25 +1,24 @@
 package libnet
 
 import (
-	"errors"
-	"os/exec"
-	"syscall"
-
 	"context"
+	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // TestMain runs the package's tests, as root, in a network namespace of their own: other
@@ -291,34 +290,61 @@ func outsideHost(t *testing.T) string {
 			netlink.LinkDel(l)
 		}
 	})
-	host, err := netlink.LinkByName("bt231o0")
+	host, err := netlink.NewHandle()
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, _ := netlink.ParseAddr("10.231.30.1/30")
-	if err := netlink.AddrAdd(host, a); err != nil {
+	defer host.Close()
+	addrUp(t, host, "bt231o0", "10.231.30.1/30")
+	addrUp(t, handleIn(t, p), "eth0", "10.231.30.2/30")
+	return p
+}
+
+// addrUp gives link name of h's namespace the address cidr and sets it up.
+func addrUp(t *testing.T, h *netlink.Handle, name, cidr string) {
+	t.Helper()
+	l, err := h.LinkByName(name)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := netlink.LinkSetUp(host); err != nil {
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := h.AddrAdd(l, a); err != nil {
+		t.Fatalf("add %s to %s: %v", cidr, name, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		t.Fatalf("set %s up: %v", name, err)
+	}
+}
+
+// handleIn opens a netlink handle in the namespace at p, closed when the test ends.
+func handleIn(t *testing.T, p string) *netlink.Handle {
+	t.Helper()
 	h, closeH, err := handleAt(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeH()
-	far, err := h.LinkByName("eth0")
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(closeH)
+	return h
+}
+
+// nsSetup is one container's network: its namespace and what Setup gets.
+type nsSetup struct {
+	ns string
+	o  SetupOptions
+}
+
+// setupAll sets up each container's network and tears it down when the test ends.
+func setupAll(t *testing.T, ctx context.Context, cs []nsSetup) {
+	t.Helper()
+	for _, c := range cs {
+		if err := Setup(ctx, c.ns, c.o); err != nil {
+			t.Fatalf("Setup %s: %v", c.o.ContainerID, err)
+		}
+		t.Cleanup(func() { Teardown(ctx, c.ns, c.o) })
 	}
-	b, _ := netlink.ParseAddr("10.231.30.2/30")
-	if err := h.AddrAdd(far, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.LinkSetUp(far); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // peerServer listens on addr in the namespace and answers each connection with the

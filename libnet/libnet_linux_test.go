@@ -130,10 +130,7 @@ func TestBridgeContainersAndPorts(t *testing.T) {
 	}
 	assertClean(t, o3.ContainerID)
 
-	for _, c := range []struct {
-		ns string
-		o  SetupOptions
-	}{{ns1, o1}, {ns2, o2}} {
+	for _, c := range []nsSetup{{ns1, o1}, {ns2, o2}} {
 		if err := Teardown(ctx, c.ns, c.o); err != nil {
 			t.Errorf("Teardown %s: %v", c.o.ContainerID, err)
 		}
@@ -176,11 +173,7 @@ func TestPortAlreadyBound(t *testing.T) {
 		t.Fatalf("Setup on a bound port = %v, want a one-line error naming %d", err, port)
 	}
 	assertClean(t, o.ContainerID)
-	h, closeH, err := handleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeH()
+	h := handleIn(t, ns)
 	if _, err := h.LinkByName("eth0"); err == nil {
 		t.Errorf("eth0 left in the namespace after a failed Setup")
 	}
@@ -195,15 +188,7 @@ func TestIsolationBetweenNetworks(t *testing.T) {
 	oA := SetupOptions{ContainerID: "lnisoaaaaaaaaaaa", Attachments: []Attachment{attachment(a, "eth0", "10.231.3.2/24")}}
 	oB := SetupOptions{ContainerID: "lnisobbbbbbbbbbb", Attachments: []Attachment{attachment(b, "eth0", "10.231.4.2/24")}}
 	oB2 := SetupOptions{ContainerID: "lnisob2b2b2b2b2b", Attachments: []Attachment{attachment(b, "eth0", "10.231.4.3/24")}}
-	for _, c := range []struct {
-		ns string
-		o  SetupOptions
-	}{{nsA, oA}, {nsB, oB}, {nsB2, oB2}} {
-		if err := Setup(ctx, c.ns, c.o); err != nil {
-			t.Fatalf("Setup %s: %v", c.o.ContainerID, err)
-		}
-		defer Teardown(ctx, c.ns, c.o)
-	}
+	setupAll(t, ctx, []nsSetup{{nsA, oA}, {nsB, oB}, {nsB2, oB2}})
 	echoServer(t, nsB, ":9000", "b")
 	echoServer(t, nsA, ":9000", "a")
 	mustReach(t, nsB2, "10.231.4.2:9000", "b")
@@ -221,20 +206,8 @@ func TestInternalNetwork(t *testing.T) {
 	ns1, ns2 := testNS(t, "c1"), testNS(t, "c2")
 	o1 := SetupOptions{ContainerID: "lnint01xxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.5.2/24")}}
 	o2 := SetupOptions{ContainerID: "lnint02xxxxxxxxx", Attachments: []Attachment{attachment(n, "eth0", "10.231.5.3/24")}}
-	for _, c := range []struct {
-		ns string
-		o  SetupOptions
-	}{{ns1, o1}, {ns2, o2}} {
-		if err := Setup(ctx, c.ns, c.o); err != nil {
-			t.Fatalf("Setup: %v", err)
-		}
-		defer Teardown(ctx, c.ns, c.o)
-	}
-	h, closeH, err := handleAt(ns1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeH()
+	setupAll(t, ctx, []nsSetup{{ns1, o1}, {ns2, o2}})
+	h := handleIn(t, ns1)
 	routes, err := h.RouteList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		t.Fatal(err)
@@ -281,11 +254,7 @@ func TestConnectDisconnect(t *testing.T) {
 	if v := vethsOf(t, id); len(v) != 2 {
 		t.Errorf("veths after connect = %v, want two", v)
 	}
-	h, closeH, err := handleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeH()
+	h := handleIn(t, ns)
 	routes, _ := h.RouteList(nil, netlink.FAMILY_V4)
 	for _, r := range routes {
 		if r.Dst == nil && r.Gw.String() != "10.231.6.1" {
@@ -328,20 +297,8 @@ func TestIPv6(t *testing.T) {
 		return SetupOptions{ContainerID: id, Attachments: []Attachment{a}}
 	}
 	o1, o2 := mk("lnv6c1aaaaaaaaaa", "10.231.8.2/24", "fd00:231:8::2/64"), mk("lnv6c2bbbbbbbbbb", "10.231.8.3/24", "fd00:231:8::3/64")
-	for _, c := range []struct {
-		ns string
-		o  SetupOptions
-	}{{ns1, o1}, {ns2, o2}} {
-		if err := Setup(ctx, c.ns, c.o); err != nil {
-			t.Fatalf("Setup: %v", err)
-		}
-		defer Teardown(ctx, c.ns, c.o)
-	}
-	h, closeH, err := handleAt(ns1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeH()
+	setupAll(t, ctx, []nsSetup{{ns1, o1}, {ns2, o2}})
+	h := handleIn(t, ns1)
 	routes, _ := h.RouteList(nil, netlink.FAMILY_V6)
 	found := false
 	for _, r := range routes {
@@ -400,10 +357,7 @@ func TestMacvlan(t *testing.T) {
 	}
 	echoServer(t, ns2, ":9000", "mv")
 	mustReach(t, ns1, "10.231.9.3:9000", "mv")
-	for _, c := range []struct {
-		ns string
-		o  SetupOptions
-	}{{ns1, o1}, {ns2, o2}} {
+	for _, c := range []nsSetup{{ns1, o1}, {ns2, o2}} {
 		if err := Teardown(ctx, c.ns, c.o); err != nil {
 			t.Errorf("Teardown: %v", err)
 		}
@@ -517,11 +471,7 @@ func TestOutboundNATAndInboundPorts(t *testing.T) {
 	peerServer(t, ns, ":80")
 	mustReach(t, out, "10.231.30.1:"+strconv.Itoa(int(o.Ports[0].HostPort)), "10.231.30.2")
 	// An unpublished port of the container is not reachable from outside even with a route.
-	h, closeH, err := handleAt(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeH()
+	h := handleIn(t, out)
 	_, dst, _ := net.ParseCIDR("10.231.13.0/24")
 	if err := h.RouteAdd(&netlink.Route{Dst: dst, Gw: net.ParseIP("10.231.30.1")}); err != nil {
 		t.Fatal(err)
@@ -538,11 +488,7 @@ func TestOutboundNATAndInboundPorts(t *testing.T) {
 	}
 	defer Teardown(ctx, nsIn, oIn)
 	mustNotReach(t, nsIn, "10.231.30.2:9100")
-	hin, closeIn, err := handleAt(nsIn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeIn()
+	hin := handleIn(t, nsIn)
 	if err := hin.RouteAdd(&netlink.Route{Gw: net.ParseIP("10.231.14.1")}); err != nil {
 		t.Fatal(err)
 	}

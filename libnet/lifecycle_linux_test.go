@@ -112,11 +112,7 @@ func TestSetupRollsBack(t *testing.T) {
 		t.Fatalf("Setup with a missing bridge = %v, want ErrNotFound naming it", err)
 	}
 	assertClean(t, o.ContainerID)
-	h, closeH, err := handleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeH()
+	h := handleIn(t, ns)
 	if links, _ := h.LinkList(); len(links) != 1 {
 		t.Errorf("namespace has %d links after a failed Setup, want only lo", len(links))
 	}
