@@ -91,6 +91,17 @@ func TestContainerMonitorKilled(t *testing.T) {
 	id := strings.TrimSpace(b.Run("run", "-d", "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
 	// Kill the monitor and then the container: nothing records the exit, yet ps must not
 	// show it running forever.
+	killMonitorAndContainer(t, b, id)
+	if got := b.Run("ps", "-a", "--format", "{{.State}} {{.Status}}").WantSuccess(t).Stdout; !strings.HasPrefix(got, "exited Exited (255)") {
+		t.Errorf("after the monitor was killed: %q", got)
+	}
+	b.Run("rm", id).WantSuccess(t)
+}
+
+// killMonitorAndContainer SIGKILLs container id's monitor and then the container, so that
+// nothing records its exit.
+func killMonitorAndContainer(t *testing.T, b *Berth, id string) {
+	t.Helper()
 	out, _ := exec.Command("pgrep", "-f", "berth-monitor --id "+id).Output()
 	pid, err := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
 	if err != nil || pid == 0 {
@@ -99,10 +110,6 @@ func TestContainerMonitorKilled(t *testing.T) {
 	syscall.Kill(pid, syscall.SIGKILL)
 	exec.Command(berthBin, "runtime", "--root", filepath.Join(b.RunRoot, "runtime"), "kill", id, "KILL").Run()
 	time.Sleep(200 * time.Millisecond)
-	if got := b.Run("ps", "-a", "--format", "{{.State}} {{.Status}}").WantSuccess(t).Stdout; !strings.HasPrefix(got, "exited Exited (255)") {
-		t.Errorf("after the monitor was killed: %q", got)
-	}
-	b.Run("rm", id).WantSuccess(t)
 }
 
 func TestContainerParallelRunsLeaveNothing(t *testing.T) {

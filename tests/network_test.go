@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -592,14 +591,7 @@ func TestNetworkMonitorKilled(t *testing.T) {
 	if len(vethsOf(id)) != 1 || rulesOf(t, id) == "" {
 		t.Fatalf("no veth or no port rule for %s", id[:12])
 	}
-	out, _ := exec.Command("pgrep", "-f", "berth-monitor --id "+id).Output()
-	pid, err := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
-	if err != nil || pid == 0 {
-		t.Fatalf("monitor not found: %q", out)
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	exec.Command(berthBin, "runtime", "--root", filepath.Join(b.RunRoot, "runtime"), "kill", id, "KILL").Run()
-	time.Sleep(200 * time.Millisecond)
+	killMonitorAndContainer(t, b, id)
 	// The next command finds the container dead and releases its network.
 	if got := b.Run("ps", "-a", "--format", "{{.Status}}").WantSuccess(t).Stdout; !strings.HasPrefix(got, "Exited (255)") {
 		t.Errorf("ps after the monitor was killed: %q", got)
