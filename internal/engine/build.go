@@ -244,8 +244,7 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer e.registerBuild()()
-	e.adjustBuildPriority()
+	lowerBuildPriority()
 	img, err := build.Build(ctx, be, o)
 	if err != nil {
 		var re *RunError

@@ -53,7 +53,6 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	if err != nil {
 		return build.Image{}, err
 	}
-	b.e.adjustBuildPriority()
 	id := b.e.buildID("build")
 	// The run directory exists before the layer, so a sweep after a kill finds both.
 	dir := filepath.Join(b.e.Config.RunRoot, "build", id)

@@ -59,52 +59,16 @@ func (e *Engine) sweepBuilds(ctx context.Context, store *libimage.Store) {
 	}
 }
 
-// buildNice is the nice value builds run at while the CPUs are not oversubscribed.
+// buildNice is the nice value builds run at.
 const buildNice = 10
 
-// registerBuild marks this process as a running build, for runningBuilds; the mark
-// goes when the returned function is called (or, after a kill, when its pid is gone).
-func (e *Engine) registerBuild() func() {
-	dir := filepath.Join(e.Config.RunRoot, "builds")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return func() {}
-	}
-	p := filepath.Join(dir, strconv.Itoa(os.Getpid()))
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		return func() {}
-	}
-	return func() { os.Remove(p) }
-}
-
-// runningBuilds counts the builds whose process is alive, removing the marks of dead ones.
-func (e *Engine) runningBuilds() int {
-	dir := filepath.Join(e.Config.RunRoot, "builds")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 1
-	}
-	n := 0
-	for _, en := range entries {
-		if _, err := os.Stat("/proc/" + en.Name()); err == nil {
-			n++
-		} else if os.IsNotExist(err) {
-			os.Remove(filepath.Join(dir, en.Name()))
-		}
-	}
-	return n
-}
-
-// adjustBuildPriority sets the CPU policy of this build and the RUN containers it starts
-// (they inherit it): SCHED_BATCH at buildNice normally, so a build never preempts others when
-// it wakes and weighs less; SCHED_IDLE while more builds run than there are CPUs, so that
-// interactive commands (ps, images, exec) keep answering however many builds run at once.
-// On Linux the policy belongs to a thread: each existing thread is set, and threads started
-// later inherit it from their creator. It is re-evaluated before every RUN step.
-func (e *Engine) adjustBuildPriority() {
-	policy := uint32(unix.SCHED_BATCH)
-	if e.runningBuilds() > runtime.NumCPU() {
-		policy = unix.SCHED_IDLE
-	}
+// lowerBuildPriority puts this build and the RUN containers it starts (they inherit it) in
+// SCHED_BATCH at buildNice: a build never preempts others when it wakes and weighs a tenth
+// of an interactive command, so `ps`, `images` and `exec` keep answering while many builds
+// run, yet a build still progresses on a machine kept busy by other work (SCHED_IDLE would
+// starve it). On Linux the policy belongs to a thread: each existing thread is set, and
+// threads started later inherit it from their creator.
+func lowerBuildPriority() {
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return
@@ -114,7 +78,7 @@ func (e *Engine) adjustBuildPriority() {
 		if err != nil {
 			continue
 		}
-		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: policy, Nice: buildNice}
+		attr := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_BATCH, Nice: buildNice}
 		if unix.SchedSetAttr(tid, attr, 0) != nil {
 			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, buildNice)
 		}
