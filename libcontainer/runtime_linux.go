@@ -232,7 +232,9 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 		}
 	}
 	if err := cg.Apply(pid); err != nil {
-		if os.Geteuid() == 0 || !errors.Is(err, os.ErrPermission) {
+		// Root inside berth's rootless user namespace is still an unprivileged user to the
+		// host's cgroup tree, so HostUID, not Geteuid, tells who we are.
+		if userns.HostUID() == 0 || !errors.Is(err, os.ErrPermission) {
 			return err
 		}
 		// Rootless without a delegated cgroup: run without one, as runc does.

@@ -136,3 +136,19 @@ func TestRootlessRuntime(t *testing.T) {
 		})
 	}
 }
+
+// A user without root builds an image with RUN steps and runs containers from it; on a host
+// whose cgroups are not delegated to the user, both run without a cgroup rather than fail.
+func TestRootlessBuildAndRun(t *testing.T) {
+	b := NewRootlessBerth(t)
+	reg := fixture.StartRegistry(t)
+	ref := reg.Addr + "/rootless/busybox:1"
+	pushFixture(t, ref, busyboxImage(t))
+	b.Run("pull", "-q", ref).WantSuccess(t)
+	dockerfile := "FROM " + ref + "\nRUN echo built > /built && id -u > /uid\nCMD cat /built /uid\n"
+	b.RunStdin([]byte(dockerfile), "build", "-q", "-t", "localhost/rootless-built", "-").WantSuccess(t)
+	if r := b.Run("run", "--rm", "localhost/rootless-built").WantSuccess(t); r.Stdout != "built\n0\n" {
+		t.Errorf("rootless run of a built image: %q", r.Stdout)
+	}
+	b.Run("run", "--rm", "localhost/rootless-built", "sh", "-c", "exit 3").WantExit(t, 3)
+}
