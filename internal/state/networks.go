@@ -38,22 +38,13 @@ type NetworkTable struct{ d *DB }
 // meanwhile). A name already taken is ErrExists.
 func (n NetworkTable) Create(ctx context.Context, name, id string, created int64, build func(existing [][]byte) (any, error)) error {
 	return n.d.Update(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT record FROM networks`)
+		records, err := column(ctx, tx, `SELECT record FROM networks`)
 		if err != nil {
-			return err
+			return fmt.Errorf("list networks: %w", err)
 		}
-		var existing [][]byte
-		for rows.Next() {
-			var b []byte
-			if err := rows.Scan(&b); err != nil {
-				rows.Close()
-				return err
-			}
-			existing = append(existing, b)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		existing := make([][]byte, len(records))
+		for i, r := range records {
+			existing[i] = []byte(r)
 		}
 		rec, err := build(existing)
 		if err != nil {
@@ -61,14 +52,35 @@ func (n NetworkTable) Create(ctx context.Context, name, id string, created int64
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode network %s: %w", name, err)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO networks(name, id, created, record) VALUES(?,?,?,?)`, name, id, created, string(b))
 		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 			return errdefs.Newf(errdefs.ErrExists, "network with name %s already exists", name)
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("insert network %s: %w", name, err)
+		}
+		return nil
 	})
+}
+
+// column returns the values of the one column query selects, read in tx.
+func column(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Get loads the record whose name, id or unique id prefix is ref into rec and returns its name.
@@ -76,19 +88,19 @@ func (n NetworkTable) Get(ctx context.Context, ref string, rec any) (string, err
 	rows, err := n.d.db.QueryContext(ctx, `SELECT name, id, record FROM networks WHERE name = ? OR id LIKE ? || '%'
 		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("look up network %s: %w", ref, err)
 	}
 	defer rows.Close()
 	var names, ids, data []string
 	for rows.Next() {
 		var nm, i, d string
 		if err := rows.Scan(&nm, &i, &d); err != nil {
-			return "", err
+			return "", fmt.Errorf("look up network %s: %w", ref, err)
 		}
 		names, ids, data = append(names, nm), append(ids, i), append(data, d)
 	}
 	if err := rows.Err(); err != nil {
-		return "", err
+		return "", fmt.Errorf("look up network %s: %w", ref, err)
 	}
 	switch {
 	case len(names) == 0 || ref == "":
@@ -96,7 +108,10 @@ func (n NetworkTable) Get(ctx context.Context, ref string, rec any) (string, err
 	case len(names) > 1 && names[0] != ref && ids[0] != ref:
 		return "", errdefs.Newf(errdefs.ErrInvalid, "network id prefix %q is ambiguous", ref)
 	}
-	return names[0], json.Unmarshal([]byte(data[0]), rec)
+	if err := json.Unmarshal([]byte(data[0]), rec); err != nil {
+		return "", fmt.Errorf("decode network %s: %w", names[0], err)
+	}
+	return names[0], nil
 }
 
 // List calls fn with each record's JSON, by name.
@@ -108,10 +123,12 @@ func (n NetworkTable) List(ctx context.Context, fn func(data []byte) error) erro
 func (n NetworkTable) Delete(ctx context.Context, name string) error {
 	return n.d.Update(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM network_ips WHERE network = ?`, name); err != nil {
-			return err
+			return fmt.Errorf("release addresses on network %s: %w", name, err)
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM networks WHERE name = ?`, name)
-		return err
+		if _, err := tx.ExecContext(ctx, `DELETE FROM networks WHERE name = ?`, name); err != nil {
+			return fmt.Errorf("delete network %s: %w", name, err)
+		}
+		return nil
 	})
 }
 
@@ -121,22 +138,13 @@ func (n NetworkTable) Delete(ctx context.Context, name string) error {
 func (n NetworkTable) Allocate(ctx context.Context, network, container string, pick func(used map[string]bool) (string, error)) (string, error) {
 	var ip string
 	err := n.d.Update(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT ip FROM network_ips WHERE network = ?`, network)
+		ips, err := column(ctx, tx, `SELECT ip FROM network_ips WHERE network = ?`, network)
 		if err != nil {
-			return err
+			return fmt.Errorf("list addresses on network %s: %w", network, err)
 		}
 		used := map[string]bool{}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				rows.Close()
-				return err
-			}
+		for _, s := range ips {
 			used[s] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		if ip, err = pick(used); err != nil {
 			return err
@@ -145,7 +153,10 @@ func (n NetworkTable) Allocate(ctx context.Context, network, container string, p
 		if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 			return errdefs.Newf(errdefs.ErrInUse, "address %s is already in use on network %s", ip, network)
 		}
-		return err
+		if err != nil {
+			return fmt.Errorf("record address %s on network %s: %w", ip, network, err)
+		}
+		return nil
 	})
 	return ip, err
 }
@@ -173,16 +184,19 @@ type Allocation struct{ Network, IP, Container string }
 func (n NetworkTable) Allocations(ctx context.Context, network string) ([]Allocation, error) {
 	rows, err := n.d.db.QueryContext(ctx, `SELECT network, ip, container FROM network_ips WHERE ? = '' OR network = ? ORDER BY network, ip`, network, network)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list network addresses: %w", err)
 	}
 	defer rows.Close()
 	var out []Allocation
 	for rows.Next() {
 		var a Allocation
 		if err := rows.Scan(&a.Network, &a.IP, &a.Container); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list network addresses: %w", err)
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list network addresses: %w", err)
+	}
+	return out, nil
 }
