@@ -363,7 +363,7 @@ func (e *Engine) Networks(ctx context.Context) ([]*Network, error) {
 	return out, db.Networks().List(ctx, func(b []byte) error {
 		var n Network
 		if err := json.Unmarshal(b, &n); err != nil {
-			return err
+			return fmt.Errorf("decode network record: %w", err)
 		}
 		out = append(out, &n)
 		return nil
@@ -381,7 +381,7 @@ func (e *Engine) containerRecords(ctx context.Context) ([]*Container, error) {
 	return out, db.Containers().List(ctx, func(data []byte) error {
 		var c Container
 		if err := json.Unmarshal(data, &c); err != nil {
-			return err
+			return fmt.Errorf("decode container record: %w", err)
 		}
 		out = append(out, &c)
 		return nil
@@ -580,11 +580,7 @@ type PortBinding struct {
 func PortMap(ports []libnet.PortMapping) map[string][]PortBinding {
 	out := map[string][]PortBinding{}
 	for _, p := range ports {
-		n := p.Range
-		if n == 0 {
-			n = 1
-		}
-		for i := uint16(0); i < n; i++ {
+		for i := uint16(0); i < max(p.Range, 1); i++ {
 			k := strconv.Itoa(int(p.ContainerPort+i)) + "/" + p.Protocol
 			host := p.HostIP
 			if host == "" {
