@@ -47,8 +47,9 @@ func (e *Engine) sweepNetworks(ctx context.Context) {
 }
 
 // tryTeardown tears down the network of container id if it is not active and no one holds
-// its lock, and says whether it did; a container whose record is gone only gives its
-// addresses back.
+// its lock, and says whether it did. A container whose record is gone (a berth killed
+// between a failed teardown and the record's deletion) is released by its id, which names
+// its addresses, its port rules and its netns file; its veths die with the namespace.
 func (e *Engine) tryTeardown(ctx context.Context, id string) bool {
 	l, ok := e.tryLockContainer(id)
 	if !ok {
@@ -61,6 +62,8 @@ func (e *Engine) tryTeardown(ctx context.Context, id string) bool {
 	}
 	var c Container
 	if _, err := db.Containers().Get(ctx, id, &c); errors.Is(err, errdefs.ErrNotFound) {
+		_ = libnet.Teardown(ctx, "", libnet.SetupOptions{ContainerID: id})
+		_ = libnet.RemoveNetNS(e.netnsPath(id))
 		allocs, _ := db.Networks().Allocations(ctx, "")
 		_ = db.Networks().Release(ctx, id, "")
 		for _, a := range allocs {
