@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -17,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/filecopy"
 )
 
 // RunError is a RUN step whose command exited non-zero, worded as Docker words it.
@@ -267,13 +267,7 @@ func (st *stageState) runMounts(ctx context.Context, in []*instructions.Mount) (
 		default:
 			return nil, nil, nil, errdefs.Newf(errdefs.ErrNotSupported, "RUN --mount=type=%s is not supported", m.Type)
 		}
-		if !path.IsAbs(rm.Target) {
-			wd := st.cfg.WorkingDir
-			if wd == "" {
-				wd = "/"
-			}
-			rm.Target = path.Join(wd, rm.Target)
-		}
+		rm.Target = st.inWorkdir(rm.Target)
 		out = append(out, rm)
 	}
 	return out, env, ctxBinds, nil
@@ -336,7 +330,7 @@ func (st *stageState) filteredContext(ctx context.Context, srcs []string) (strin
 				}
 				return os.Symlink(link, dst)
 			case fi.Mode().IsRegular():
-				return copyRegular(abs, dst, fi.Mode().Perm())
+				return filecopy.Regular(abs, dst, fi.Mode().Perm())
 			}
 			return nil
 		}
@@ -359,21 +353,4 @@ func (st *stageState) filteredContext(ctx context.Context, srcs []string) (strin
 		}
 	}
 	return tmp, cleanup, nil
-}
-
-func copyRegular(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

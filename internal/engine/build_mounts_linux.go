@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,15 +19,14 @@ import (
 
 	"github.com/berth-project/berth/build"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/filecopy"
 )
 
 // runMount turns one RUN --mount into an OCI mount; nil means nothing to mount (a missing
 // optional secret).
 func (b *buildBackend) runMount(ctx context.Context, dir string, rs *build.RunSpec, i int, m build.RunMount, releases *[]func()) (*specs.Mount, error) {
-	if m.Target == "" || !filepath.IsAbs(m.Target) && m.Type != "secret" {
-		if m.Type != "secret" {
-			return nil, errdefs.Newf(errdefs.ErrInvalid, "RUN --mount=type=%s: target must be an absolute path, got %q", m.Type, m.Target)
-		}
+	if m.Type != "secret" && !filepath.IsAbs(m.Target) {
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "RUN --mount=type=%s: target must be an absolute path, got %q", m.Type, m.Target)
 	}
 	target := filepath.Clean("/" + m.Target)
 	switch m.Type {
@@ -383,7 +381,7 @@ func copyPathTo(ctx context.Context, src, dst string) error {
 		return err
 	}
 	if !fi.IsDir() {
-		if err := copyFile(src, dst, fi.Mode().Perm()); err != nil {
+		if err := filecopy.Regular(src, dst, fi.Mode().Perm()); err != nil {
 			return err
 		}
 		if s, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -395,21 +393,4 @@ func copyPathTo(ctx context.Context, src, dst string) error {
 		return err
 	}
 	return copyTree(ctx, src, dst)
-}
-
-func copyFile(src, dst string, perm os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
