@@ -132,14 +132,7 @@ func (st *stageState) copy(ctx context.Context, r copyRequest) error {
 			}
 		}
 	}
-	dest := r.dest
-	if !path.IsAbs(dest) {
-		wd := st.cfg.WorkingDir
-		if wd == "" {
-			wd = "/"
-		}
-		dest = path.Join(wd, dest)
-	}
+	dest := st.inWorkdir(r.dest)
 	dirDest := strings.HasSuffix(r.dest, "/") || r.dest == "." || strings.HasSuffix(r.dest, "/.") || len(items) > 1
 	for _, it := range items {
 		if it.archive || (it.fi != nil && it.fi.IsDir()) {

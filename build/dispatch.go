@@ -253,15 +253,7 @@ func (st *stageState) dispatch(ctx context.Context, c instructions.Command) erro
 			return err
 		}
 	case *instructions.WorkdirCommand:
-		wd := c.Path
-		if !path.IsAbs(wd) {
-			base := st.cfg.WorkingDir
-			if base == "" {
-				base = "/"
-			}
-			wd = path.Join(base, wd)
-		}
-		st.cfg.WorkingDir = path.Clean(wd)
+		st.cfg.WorkingDir = path.Clean(st.inWorkdir(c.Path))
 		st.configStep("WORKDIR " + st.cfg.WorkingDir)
 		st.wdPending = st.cfg.WorkingDir != "/"
 	case *instructions.UserCommand:
@@ -442,6 +434,19 @@ func healthText(test []string) string {
 		return "NONE"
 	}
 	return jsonList(test)
+}
+
+// inWorkdir resolves p, a path in the image, against the current WORKDIR, as Docker does
+// for COPY destinations, RUN mount targets and relative WORKDIRs; an unset WORKDIR is "/".
+func (st *stageState) inWorkdir(p string) string {
+	if path.IsAbs(p) {
+		return p
+	}
+	wd := st.cfg.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	return path.Join(wd, p)
 }
 
 // commitWorkdir ends a stage whose last WORKDIR no layer created: the config commit carries
