@@ -306,17 +306,7 @@ func builderPruneCommand() *cobra.Command {
 				return cli.Invalid("builder prune: --filter is not supported")
 			}
 			lines, err := cli.Engine(cmd).PruneBuilder(cmd.Context(), engine.BuilderPruneOptions{All: all})
-			w := cmd.OutOrStdout()
-			if len(lines) > 0 {
-				fmt.Fprintln(w, "Deleted build cache objects:")
-				fmt.Fprintln(w, strings.Join(lines, "\n"))
-				fmt.Fprintln(w)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(w, "Total reclaimed space: "+reclaimed(lines))
-			return nil
+			return printPruned(cmd.OutOrStdout(), "Deleted build cache objects:", lines, err)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all build cache, cache mounts included")

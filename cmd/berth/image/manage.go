@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -98,23 +99,28 @@ func pruneCommand() *cobra.Command {
 				return err
 			}
 			lines, err := s.Prune(ctx, all, nil)
-			w := cmd.OutOrStdout()
-			if len(lines) > 0 {
-				fmt.Fprintln(w, "Deleted Images:")
-				fmt.Fprintln(w, strings.Join(lines, "\n"))
-				fmt.Fprintln(w)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(w, "Total reclaimed space: "+reclaimed(lines))
-			return nil
+			return printPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
 	return cmd
+}
+
+// printPruned prints what a prune removed under header, even when it then failed part way,
+// so the user learns what is gone; the total follows only a prune that finished.
+func printPruned(w io.Writer, header string, lines []string, err error) error {
+	if len(lines) > 0 {
+		fmt.Fprintln(w, header)
+		fmt.Fprintln(w, strings.Join(lines, "\n"))
+		fmt.Fprintln(w)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "Total reclaimed space: "+reclaimed(lines))
+	return nil
 }
 
 // reclaimed is what prune reports; the store does not measure freed bytes per removal, so it
