@@ -37,11 +37,7 @@ func (e *Engine) newBuildBackend(ctx context.Context, network string) (*buildBac
 	default:
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "network mode %q not supported for build: want default, host or none", network)
 	}
-	store, err := e.Images(ctx)
-	if err != nil {
-		return nil, err
-	}
-	db, err := e.DB(ctx)
+	store, db, err := e.storeAndDB(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +165,7 @@ type BuilderPruneOptions struct {
 // PruneBuilder removes the build cache: intermediate images no container uses (with All,
 // the cache mounts too) and cache entries whose images are gone. It returns what it removed.
 func (e *Engine) PruneBuilder(ctx context.Context, o BuilderPruneOptions) ([]string, error) {
-	store, err := e.Images(ctx)
-	if err != nil {
-		return nil, err
-	}
-	db, err := e.DB(ctx)
+	store, db, err := e.storeAndDB(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -257,4 +249,17 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 		return "", err
 	}
 	return img.ID, nil
+}
+
+// storeAndDB opens the two things every build call needs: the image store and the database.
+func (e *Engine) storeAndDB(ctx context.Context) (*libimage.Store, *state.DB, error) {
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := e.DB(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, db, nil
 }
