@@ -20,10 +20,11 @@ import (
 // Setup gives the network namespace at nsPath one interface per attachment and publishes
 // o.Ports on the first attachment's addresses. Bridge attachments get a veth pair whose
 // host end (named by [VethName], alias the container ID) joins the network's bridge;
-// macvlan attachments get a macvlan on the parent (bridge mode unless Options["mode"]). Each interface gets its MAC
-// (derived from its first address when unset) and addresses; the first attachment to a
-// non-internal network also gets the default route through its gateway, unless the
-// namespace already has one (so Setup of one more attachment on a running container works).
+// macvlan attachments get a macvlan on the parent (bridge mode unless Options["mode"]).
+// Each interface gets its MAC (derived from its first address when unset) and addresses;
+// the first attachment to a non-internal network also gets the default route through its
+// gateway, unless the namespace already has one (so Setup of one more attachment on a
+// running container works).
 //
 // Ports with HostPort 0 get a free port, written back into o.Ports. A host port that some
 // process holds, or that another container publishes, is an error naming it. The networks
@@ -276,7 +277,6 @@ func configureInterface(h *netlink.Handle, a Attachment, routed map[int]bool) er
 		return fmt.Errorf("find %s in the container: %w", a.IfName, err)
 	}
 	for _, ipn := range a.IPs {
-		ipn := ipn
 		if len(ipn.Mask) == 0 {
 			sub, ok := subnetFor(a.Network, ipn.IP)
 			if !ok {
@@ -400,8 +400,8 @@ func Teardown(ctx context.Context, nsPath string, o SetupOptions) error {
 }
 
 // Prune removes what crashed or killed berth processes left behind: host veths whose
-// container is not kept (or that a setup killed before it named their owner left down), port rules of containers not kept, and bridges and rules of
-// networks not kept. The engine calls it from `network prune` and when it finds a dead
+// container is not kept (or that a setup killed before it named their owner left down),
+// port rules of containers not kept, and bridges and rules of networks not kept. The engine calls it from `network prune` and when it finds a dead
 // container's network unreleased.
 func Prune(ctx context.Context, keepContainer func(id string) bool, keepNetwork func(name string) bool) error {
 	links, err := netlink.LinkList()
