@@ -329,13 +329,6 @@ func portClash(cm, proto, hostIP string, port uint16) (string, bool) {
 	return commentField(cm, "ctr"), true
 }
 
-func portName(proto, hostIP string, port uint16) string {
-	if hostIP == "" {
-		hostIP = "0.0.0.0"
-	}
-	return net.JoinHostPort(hostIP, strconv.Itoa(int(port))) + "/" + proto
-}
-
 // dnatExprs returns one rule per address family the mapping applies to.
 func dnatExprs(proto, hostIP string, hostPort uint16, ctr net.IP, ctrPort uint16) [][]expr.Any {
 	v4 := ctr.To4() != nil

@@ -218,11 +218,7 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 		if proto == "" {
 			proto = "tcp"
 		}
-		host := hostIP
-		if host == "" {
-			host = "0.0.0.0"
-		}
-		name := net.JoinHostPort(host, strconv.Itoa(int(port))) + "/" + proto
+		name := portName(proto, hostIP, port)
 		// syscall, not x/sys/unix: this file builds everywhere and EADDRINUSE exists everywhere.
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return errdefs.Newf(errdefs.ErrInUse, "host port %s is already in use", name)
@@ -230,4 +226,12 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 		return errdefs.Newf(errdefs.ErrInvalid, "cannot publish on %s: %v", name, errors.Unwrap(err))
 	}
 	return nil
+}
+
+// portName shows a host port as errors name it: 0.0.0.0:8080/tcp.
+func portName(proto, hostIP string, port uint16) string {
+	if hostIP == "" {
+		hostIP = "0.0.0.0"
+	}
+	return net.JoinHostPort(hostIP, strconv.Itoa(int(port))) + "/" + proto
 }
