@@ -109,9 +109,12 @@ func attachment(n Network, ifname, cidr string) Attachment {
 	return Attachment{Network: n, IfName: ifname, IPs: []net.IPNet{*ipn}}
 }
 
-// inNS runs fn on a thread moved into the namespace at path. Sockets fn opens stay in that
-// namespace after the thread moves back.
+// inNS runs fn on a thread moved into the namespace at path (in the host's when path is
+// ""). Sockets fn opens stay in that namespace after the thread moves back.
 func inNS(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -149,19 +152,19 @@ func inNS(path string, fn func() error) error {
 // answers every connection with reply.
 func echoServer(t *testing.T, path, addr, reply string) net.Listener {
 	t.Helper()
+	return serve(t, path, addr, func(net.Conn) string { return reply })
+}
+
+// serve listens on addr in the namespace (host when path is "") and answers each
+// connection with what answer says, until the test ends.
+func serve(t *testing.T, path, addr string, answer func(net.Conn) string) net.Listener {
+	t.Helper()
 	var l net.Listener
-	listen := func() error {
+	if err := inNS(path, func() error {
 		var err error
 		l, err = net.Listen("tcp", addr)
 		return err
-	}
-	var err error
-	if path == "" {
-		err = listen()
-	} else {
-		err = inNS(path, listen)
-	}
-	if err != nil {
+	}); err != nil {
 		t.Fatalf("listen on %s in %s: %v", addr, path, err)
 	}
 	t.Cleanup(func() { l.Close() })
@@ -171,7 +174,7 @@ func echoServer(t *testing.T, path, addr, reply string) net.Listener {
 			if err != nil {
 				return
 			}
-			io.WriteString(c, reply)
+			io.WriteString(c, answer(c))
 			c.Close()
 		}
 	}()
@@ -181,18 +184,11 @@ func echoServer(t *testing.T, path, addr, reply string) net.Listener {
 // dial connects from the namespace (host when path is "") and returns what the peer sent.
 func dial(path, addr string, timeout time.Duration) (string, error) {
 	var c net.Conn
-	d := func() error {
+	if err := inNS(path, func() error {
 		var err error
 		c, err = net.DialTimeout("tcp", addr, timeout)
 		return err
-	}
-	var err error
-	if path == "" {
-		err = d()
-	} else {
-		err = inNS(path, d)
-	}
-	if err != nil {
+	}); err != nil {
 		return "", err
 	}
 	defer c.Close()
@@ -351,26 +347,10 @@ func setupAll(t *testing.T, ctx context.Context, cs []nsSetup) {
 // address it came from.
 func peerServer(t *testing.T, path, addr string) {
 	t.Helper()
-	var l net.Listener
-	if err := inNS(path, func() error {
-		var err error
-		l, err = net.Listen("tcp", addr)
-		return err
-	}); err != nil {
-		t.Fatalf("listen on %s: %v", addr, err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-			io.WriteString(c, host)
-			c.Close()
-		}
-	}()
+	serve(t, path, addr, func(c net.Conn) string {
+		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+		return host
+	})
 }
 
 // bridgeInSet reports whether name is an element of the bridges set.
