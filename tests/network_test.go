@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/tests/fixture"
 )
 
@@ -600,6 +602,41 @@ func TestNetworkMonitorKilled(t *testing.T) {
 	// Its address is free again.
 	b.Run("run", "--rm", "--network", "tnkill", "--ip", "10.231.13.2", "localhost/bb:1", "true").WantSuccess(t)
 	b.Run("rm", id).WantSuccess(t)
+}
+
+// TestNetworkSweepRecordGone covers a container whose record is gone while the database
+// still holds its address (a berth killed between the two): the next start releases its
+// address, port rules and netns file by its id.
+func TestNetworkSweepRecordGone(t *testing.T) {
+	b := withImage(t)
+	rmAllOnCleanup(t, b)
+	withNetwork(t, b, "tngone", "10.231.16.0/24")
+	id := strings.TrimSpace(b.Run("run", "-d", "--network", "tngone", "--ip", "10.231.16.2", "-p", "80", "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
+	if rulesOf(t, id) == "" {
+		t.Fatalf("no port rule for %s", id[:12])
+	}
+	killMonitorAndContainer(t, b, id)
+	ctx := context.Background()
+	db, err := state.Open(ctx, filepath.Join(b.Root, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rec json.RawMessage
+	name, err := db.Containers().Get(ctx, id, &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Containers().Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	b.Run("run", "--rm", "--network", "tngone", "--ip", "10.231.16.2", "localhost/bb:1", "true").WantSuccess(t)
+	wantReleased(t, b, id)
+	// The record comes back so that rm cleans up the rest (its layer mount, its runtime state).
+	if err := db.Containers().Insert(ctx, id, name, time.Now().UnixNano(), rec); err != nil {
+		t.Fatal(err)
+	}
+	b.Run("rm", "-f", id).WantSuccess(t)
 }
 
 // TestNetworkKilledMidSetup kills `berth start` while it sets the network up (the container
