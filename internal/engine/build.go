@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 
 	"github.com/berth-project/berth/build"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/internal/state"
 	"github.com/berth-project/berth/libimage"
 )
@@ -165,6 +167,11 @@ type BuilderPruneOptions struct {
 // PruneBuilder removes the build cache: intermediate images no container uses (with All,
 // the cache mounts too) and cache entries whose images are gone. It returns what it removed.
 func (e *Engine) PruneBuilder(ctx context.Context, o BuilderPruneOptions) ([]string, error) {
+	held, err := lock.Acquire(ctx, e.buildsLockPath())
+	if err != nil {
+		return nil, fmt.Errorf("builder prune: wait for running builds: %w", err)
+	}
+	defer held.Release()
 	store, db, err := e.storeAndDB(ctx)
 	if err != nil {
 		return nil, err
@@ -177,12 +184,13 @@ func (e *Engine) PruneBuilder(ctx context.Context, o BuilderPruneOptions) ([]str
 	if err != nil {
 		return nil, err
 	}
+	used, err := e.imagesInUse(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, img := range imgs {
-		if !inter[img.ID] || len(img.Names) > 0 {
-			continue
-		}
-		if used, err := e.imageInUse(ctx, img.ID); err != nil || used {
+		if !inter[img.ID] || len(img.Names) > 0 || used[img.ID] {
 			continue
 		}
 		lines, err := store.Remove(ctx, img.ID, &libimage.RemoveOptions{Force: true})
@@ -195,7 +203,7 @@ func (e *Engine) PruneBuilder(ctx context.Context, o BuilderPruneOptions) ([]str
 		return out, err
 	}
 	if o.All {
-		removed, err := e.removeCacheMounts()
+		removed, err := e.removeCacheMounts(ctx)
 		if err != nil {
 			return out, err
 		}
@@ -204,18 +212,25 @@ func (e *Engine) PruneBuilder(ctx context.Context, o BuilderPruneOptions) ([]str
 	return out, nil
 }
 
-// imageInUse reports whether a container was made from image id.
-func (e *Engine) imageInUse(ctx context.Context, id string) (bool, error) {
+// imagesInUse returns the IDs of the images containers were made from.
+func (e *Engine) imagesInUse(ctx context.Context) (map[string]bool, error) {
 	cs, err := e.Containers(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	used := make(map[string]bool, len(cs))
 	for _, c := range cs {
-		if c.ImageID == id {
-			return true, nil
-		}
+		used[c.ImageID] = true
 	}
-	return false, nil
+	return used, nil
+}
+
+// buildsLockPath is a lock every running build holds shared and PruneBuilder exclusively: a
+// build may take any cached intermediate image as a step's parent until it ends, and the
+// cache records no per-build use, so prune waits until no build runs rather than remove an
+// image under one.
+func (e *Engine) buildsLockPath() string {
+	return filepath.Join(e.Config.RunRoot, "build.lock")
 }
 
 // BuildError is a build that failed in a RUN step: docker build exits 1 then, whatever the
@@ -232,6 +247,11 @@ func (e *BuildError) ExitCode() int { return 1 }
 // images stay in the store as the layer cache, hidden from `images`; the result is tagged
 // (by the builder) only when every step succeeded.
 func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
+	held, err := lock.AcquireShared(ctx, e.buildsLockPath())
+	if err != nil {
+		return "", fmt.Errorf("build: %w", err)
+	}
+	defer held.Release()
 	be, err := e.newBuildBackend(ctx, o.Network)
 	if err != nil {
 		return "", err

@@ -15,6 +15,8 @@ import (
 
 	"github.com/berth-project/berth/build"
 	"github.com/berth-project/berth/internal/config"
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/internal/reexec"
 )
 
@@ -273,5 +275,38 @@ func assertNoLeftovers(t *testing.T, b *buildBackend) {
 	left, _ := os.ReadDir(filepath.Join(b.e.Config.RunRoot, "build"))
 	if len(left) > 0 {
 		t.Errorf("build run dirs left: %v", left)
+	}
+}
+
+// A builder prune started while a build runs waits for it: the build may still take any
+// intermediate image as a parent. The shared lock held here stands for the running build.
+func TestPruneBuilderWaitsForBuilds(t *testing.T) {
+	b, base := newTestBackend(t)
+	ctx := context.Background()
+	if err := b.markProduced(ctx, base.ID); err != nil {
+		t.Fatal(err)
+	}
+	building, err := lock.AcquireShared(ctx, b.e.buildsLockPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.e.PruneBuilder(short, BuilderPruneOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("PruneBuilder during a build = %v, want it to wait until %v", err, context.DeadlineExceeded)
+	}
+	if _, err := b.store.Lookup(ctx, base.ID); err != nil {
+		t.Fatalf("intermediate image removed under a running build: %v", err)
+	}
+	building.Release()
+	lines, err := b.e.PruneBuilder(ctx, BuilderPruneOptions{})
+	if err != nil {
+		t.Fatalf("PruneBuilder after the build: %v", err)
+	}
+	if len(lines) == 0 {
+		t.Errorf("PruneBuilder after the build removed nothing")
+	}
+	if _, err := b.store.Lookup(ctx, base.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("intermediate image after prune: Lookup = %v, want %v", err, errdefs.ErrNotFound)
 	}
 }

@@ -245,7 +245,7 @@ func flockFile(ctx context.Context, path string, wait bool) (*os.File, error) {
 }
 
 // removeCacheMounts deletes every cache mount directory (builder prune -a).
-func (e *Engine) removeCacheMounts() ([]string, error) {
+func (e *Engine) removeCacheMounts(ctx context.Context) ([]string, error) {
 	entries, err := os.ReadDir(e.cacheDir())
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -259,7 +259,7 @@ func (e *Engine) removeCacheMounts() ([]string, error) {
 			continue
 		}
 		p := filepath.Join(e.cacheDir(), en.Name())
-		f, err := flockFile(context.Background(), p+".lock", false)
+		f, err := flockFile(ctx, p+".lock", false)
 		if err != nil {
 			return out, err
 		}
