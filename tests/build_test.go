@@ -384,7 +384,7 @@ func TestBuildInterrupt(t *testing.T) {
 	b := withImage(t)
 	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM localhost/bb:1\nRUN echo started; sleep 30\n"})
 	cmd := b.Cmd("build", "-t", "localhost/int:1", ctx)
-	var out bytes.Buffer
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -423,6 +423,66 @@ func TestBuildInterrupt(t *testing.T) {
 	cmd.Wait()
 	b.RunStdin([]byte("FROM localhost/bb:1\nRUN true\n"), "build", "-q", "-").WantSuccess(t)
 	assertNoBuildLeftovers(t, b)
+}
+
+// A builder prune run while a build runs waits for it, rather than remove an intermediate
+// image the build still needs: here the finished stage a, which a later COPY reads.
+func TestBuildPruneDuringBuild(t *testing.T) {
+	b := withImage(t)
+	cmd := b.Cmd("build", "--progress", "plain", "-t", "localhost/pb:1", "-")
+	cmd.Stdin = strings.NewReader("FROM localhost/bb:1 AS a\nRUN echo a > /a\n" +
+		"FROM localhost/bb:1\nRUN echo started >&2; sleep 5\nCOPY --from=a /a /b\n")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "started") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "started") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the RUN step never started:\n%s", out.String())
+	}
+	// stage a's image is committed while the other stage's RUN still sleeps
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if strings.Count(b.Run("images", "-a", "-q").WantSuccess(t).Stdout, "\n") >= 2 {
+			break
+		}
+	}
+	b.Run("builder", "prune", "-f").WantSuccess(t)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("build during a prune: %v\n%s", err, out.String())
+	}
+	if got := b.Run("run", "--rm", "localhost/pb:1", "cat", "/b").WantSuccess(t).Stdout; got != "a\n" {
+		t.Errorf("built image's /b = %q, want %q", got, "a\n")
+	}
+	assertNoBuildLeftovers(t, b)
+}
+
+// lockedBuffer collects a command's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
 }
 
 func TestBuildConcurrent(t *testing.T) {
