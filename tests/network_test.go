@@ -399,9 +399,9 @@ func TestNetworkModes(t *testing.T) {
 	withNetwork(t, b, "tnmode-a", "10.231.7.0/24")
 	withNetwork(t, b, "tnmode-b", "10.231.8.0/24")
 	r = b.Run("run", "--rm", "--network", "tnmode-a", "--network", "tnmode-b", "--ip", "10.231.7.50", "--mac-address", "02:42:ac:11:00:99",
-		"--add-host", "db.local:10.9.8.7", "--dns", "10.231.7.1", "--dns-search", "example.test", "--dns-option", "ndots:2", "-h", "boxy",
+		"--add-host", "db.local:10.9.8.7", "--add-host", "gw.local:host-gateway", "--dns", "10.231.7.1", "--dns-search", "example.test", "--dns-option", "ndots:2", "-h", "boxy",
 		"localhost/bb:1", "sh", "-c", "ip -4 -o addr; ip -o link; cat /etc/hosts /etc/resolv.conf; hostname").WantSuccess(t)
-	for _, want := range []string{"eth0    inet 10.231.7.50/24", "eth1    inet 10.231.8.2/24", "02:42:ac:11:00:99", "10.9.8.7\tdb.local",
+	for _, want := range []string{"eth0    inet 10.231.7.50/24", "eth1    inet 10.231.8.2/24", "02:42:ac:11:00:99", "10.9.8.7\tdb.local", "10.231.7.1\tgw.local",
 		"10.231.7.50\tboxy", "nameserver 10.231.7.1\n", "search example.test\n", "options ndots:2\n", "boxy\n"} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("multi-network run lacks %q:\n%s", want, r.Stdout)

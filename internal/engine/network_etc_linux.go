@@ -145,8 +145,12 @@ func writeFileAtomic(p string, b []byte) error {
 // hostsFor renders c's /etc/hosts given every container record (for its user networks' members).
 func (e *Engine) hostsFor(c *Container, cs []*Container) string {
 	var own, others []hostEntry
+	gateway := ""
 	if c.Net != nil {
 		for _, a := range c.Net.Attachments {
+			if gateway == "" && a.Network.Driver == "bridge" {
+				gateway = ipv4Gateway(a.Network)
+			}
 			for _, ip := range a.IPs {
 				names := []string{hostname(c)}
 				if a.Network.DNS {
@@ -166,7 +170,17 @@ func (e *Engine) hostsFor(c *Container, cs []*Container) string {
 	if len(own) == 0 {
 		own = []hostEntry{{IP: "127.0.1.1", Names: []string{hostname(c)}}}
 	}
-	return hostsFile(own, c.Options.AddHosts, others)
+	return hostsFile(own, c.Options.AddHosts, gateway, others)
+}
+
+// ipv4Gateway is n's first IPv4 gateway: the host's address on a bridge network.
+func ipv4Gateway(n libnet.Network) string {
+	for _, s := range n.Subnets {
+		if s.Gateway != "" && net.ParseIP(s.Gateway).To4() != nil {
+			return s.Gateway
+		}
+	}
+	return ""
 }
 
 // hostResolvConf reads the host's resolvers as a container can use them.
@@ -182,12 +196,8 @@ func (e *Engine) etcFiles(ctx context.Context, c *Container) (hosts, resolv stri
 	switch {
 	case o.Network == NetworkHost:
 		b, _ := os.ReadFile("/etc/hosts")
-		hosts = string(b)
-		for _, a := range o.AddHosts {
-			i := strings.Index(a, ":")
-			hosts += a[i+1:] + "\t" + a[:i] + "\n"
-		}
-		r, _ := os.ReadFile("/etc/resolv.conf") // the host's own stub is reachable here
+		hosts = string(b) + addHostLines(o.AddHosts, "127.0.0.1") // the host is local here
+		r, _ := os.ReadFile("/etc/resolv.conf")                   // the host's own stub is reachable here
 		return hosts, resolvFile(parseResolv(string(r)), o.DNS, o.DNSSearch, o.DNSOptions), nil
 	case strings.HasPrefix(o.Network, "container:"):
 		id := strings.TrimPrefix(o.Network, "container:")

@@ -29,18 +29,33 @@ func ParseAddHost(spec string) (string, error) {
 
 // hostsFile renders a container's /etc/hosts: the loopback names, its own addresses, the
 // --add-host entries and the other containers of its user-defined networks.
-func hostsFile(own []hostEntry, addHosts []string, others []hostEntry) string {
+func hostsFile(own []hostEntry, addHosts []string, hostGateway string, others []hostEntry) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	for _, h := range own {
 		b.WriteString(h.IP + "\t" + strings.Join(dedupe(h.Names), " ") + "\n")
 	}
-	for _, a := range addHosts {
-		i := strings.Index(a, ":") // NAME:IP, the IP possibly IPv6
-		b.WriteString(a[i+1:] + "\t" + a[:i] + "\n")
-	}
+	b.WriteString(addHostLines(addHosts, hostGateway))
 	for _, h := range others {
 		b.WriteString(h.IP + "\t" + strings.Join(dedupe(h.Names), " ") + "\n")
+	}
+	return b.String()
+}
+
+// addHostLines renders --add-host entries, stored as NAME:IP ([ParseAddHost]), as hosts
+// file lines. host-gateway stands for hostGateway, the host's address as the container
+// reaches it (as Docker's host-gateway-ip); with none the entry is left out rather than
+// written as a line no resolver can read.
+func addHostLines(addHosts []string, hostGateway string) string {
+	var b strings.Builder
+	for _, a := range addHosts {
+		name, ip, _ := strings.Cut(a, ":") // the first colon: the IP may be IPv6
+		if ip == "host-gateway" {
+			if ip = hostGateway; ip == "" {
+				continue
+			}
+		}
+		b.WriteString(ip + "\t" + name + "\n")
 	}
 	return b.String()
 }

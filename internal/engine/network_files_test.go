@@ -49,11 +49,27 @@ func TestResolvFile(t *testing.T) {
 }
 
 func TestHostsFile(t *testing.T) {
-	got := hostsFile([]hostEntry{{IP: "10.124.0.3", Names: []string{"box", "box", "web"}}}, []string{"db:10.9.9.9", "v6:fd00::1"},
-		[]hostEntry{{IP: "10.124.0.2", Names: []string{"api", "backend", "0123456789ab"}}})
-	want := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.124.0.3\tbox web\n10.9.9.9\tdb\nfd00::1\tv6\n10.124.0.2\tapi backend 0123456789ab\n"
+	got := hostsFile([]hostEntry{{IP: "10.124.0.3", Names: []string{"box", "box", "web"}}}, []string{"db:10.9.9.9", "v6:fd00::1", "gw:host-gateway"},
+		"10.124.0.1", []hostEntry{{IP: "10.124.0.2", Names: []string{"api", "backend", "0123456789ab"}}})
+	want := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.124.0.3\tbox web\n10.9.9.9\tdb\nfd00::1\tv6\n10.124.0.1\tgw\n10.124.0.2\tapi backend 0123456789ab\n"
 	if got != want {
 		t.Errorf("hostsFile = %q, want %q", got, want)
+	}
+}
+
+func TestAddHostLines(t *testing.T) {
+	for _, c := range []struct {
+		name, gateway string
+		want          string
+	}{
+		{"gateway", "10.124.0.1", "10.9.9.9\tdb\n10.124.0.1\tgw\n"},
+		{"no gateway: left out", "", "10.9.9.9\tdb\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := addHostLines([]string{"db:10.9.9.9", "gw:host-gateway"}, c.gateway); got != c.want {
+				t.Errorf("addHostLines(%q) = %q, want %q", c.gateway, got, c.want)
+			}
+		})
 	}
 }
 
