@@ -425,40 +425,48 @@ func TestBuildInterrupt(t *testing.T) {
 	assertNoBuildLeftovers(t, b)
 }
 
-// A builder prune run while a build runs waits for it, rather than remove an intermediate
-// image the build still needs: here the finished stage a, which a later COPY reads.
+// A prune run while a build runs waits for it, rather than remove an intermediate image the
+// build still needs: here the finished stage a, which a later COPY reads. Neither prune
+// removes an image a container was made from.
 func TestBuildPruneDuringBuild(t *testing.T) {
-	b := withImage(t)
-	cmd := b.Cmd("build", "--progress", "plain", "-t", "localhost/pb:1", "-")
-	cmd.Stdin = strings.NewReader("FROM localhost/bb:1 AS a\nRUN echo a > /a\n" +
-		"FROM localhost/bb:1\nRUN echo started >&2; sleep 5\nCOPY --from=a /a /b\n")
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	for _, prune := range [][]string{{"builder", "prune", "-f"}, {"image", "prune", "-f"}} {
+		t.Run(prune[0], func(t *testing.T) {
+			b := withImage(t)
+			cmd := b.Cmd("build", "--progress", "plain", "-t", "localhost/pb:1", "-")
+			cmd.Stdin = strings.NewReader("FROM localhost/bb:1 AS a\nRUN echo a > /a\n" +
+				"FROM localhost/bb:1\nRUN echo started >&2; sleep 5\nCOPY --from=a /a /b\n")
+			var out lockedBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "started") && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !strings.Contains(out.String(), "started") {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("the RUN step never started:\n%s", out.String())
+			}
+			// stage a's image is committed while the other stage's RUN still sleeps
+			for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if strings.Count(b.Run("images", "-a", "-q").WantSuccess(t).Stdout, "\n") >= 2 {
+					break
+				}
+			}
+			b.Run(prune...).WantSuccess(t)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("build during %s: %v\n%s", strings.Join(prune, " "), err, out.String())
+			}
+			b.Run("create", "--name", "pb", "localhost/pb:1", "cat", "/b").WantSuccess(t)
+			b.Run(append(prune, "-a")...).WantSuccess(t)
+			if got := b.Run("start", "-a", "pb").WantSuccess(t).Stdout; got != "a\n" {
+				t.Errorf("built image's /b = %q, want %q", got, "a\n")
+			}
+			b.Run("rm", "pb").WantSuccess(t)
+			assertNoBuildLeftovers(t, b)
+		})
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "started") && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !strings.Contains(out.String(), "started") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("the RUN step never started:\n%s", out.String())
-	}
-	// stage a's image is committed while the other stage's RUN still sleeps
-	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Count(b.Run("images", "-a", "-q").WantSuccess(t).Stdout, "\n") >= 2 {
-			break
-		}
-	}
-	b.Run("builder", "prune", "-f").WantSuccess(t)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("build during a prune: %v\n%s", err, out.String())
-	}
-	if got := b.Run("run", "--rm", "localhost/pb:1", "cat", "/b").WantSuccess(t).Stdout; got != "a\n" {
-		t.Errorf("built image's /b = %q, want %q", got, "a\n")
-	}
-	assertNoBuildLeftovers(t, b)
 }
 
 // lockedBuffer collects a command's output while the test reads it.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sirupsen/logrus"
 
+	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/libimage"
 	"github.com/berth-project/berth/libimage/driver"
 )
@@ -102,4 +104,24 @@ func (e *Engine) InspectImage(img *libimage.Image) ImageInspect {
 	}
 	i.Metadata.LastTagTime = img.Added.UTC().Format(time.RFC3339Nano)
 	return i
+}
+
+// PruneImages removes the images no container was made from: dangling ones, or with all
+// every such image. It waits for running builds, as [Engine.PruneBuilder] does, because a
+// build's intermediate images are dangling until it ends.
+func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
+	held, err := lock.Acquire(ctx, e.buildsLockPath())
+	if err != nil {
+		return nil, fmt.Errorf("image prune: wait for running builds: %w", err)
+	}
+	defer held.Release()
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	used, err := e.imagesInUse(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.Prune(ctx, all, func(_ context.Context, id string) (bool, error) { return used[id], nil })
 }

@@ -94,11 +94,7 @@ func pruneCommand() *cobra.Command {
 			if len(filters) > 0 {
 				return cli.Invalid("image prune: --filter is not supported yet")
 			}
-			s, ctx, err := store(cmd)
-			if err != nil {
-				return err
-			}
-			lines, err := s.Prune(ctx, all, nil)
+			lines, err := cli.Engine(cmd).PruneImages(cmd.Context(), all)
 			return printPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err)
 		},
 	}
