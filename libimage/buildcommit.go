@@ -61,7 +61,7 @@ func (s *Store) CommitLayer(ctx context.Context, parent *Image, layer io.Reader,
 	if parent != nil {
 		var err error
 		if base, err = s.V1(parent); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("commit on %s: %w", parent.ID, err)
 		}
 		cf = parent.Config.DeepCopy()
 	} else {
@@ -103,7 +103,7 @@ func (s *Store) CommitLayer(ctx context.Context, parent *Image, layer io.Reader,
 func (s *Store) storeLayerBlob(ctx context.Context, layer io.Reader, epoch *time.Time, mt types.MediaType) (_ *blobLayer, retErr error) {
 	dir := filepath.Join(s.blobs.dir, "sha256")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit layer: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".tmp-")
 	if err != nil {
@@ -126,10 +126,10 @@ func (s *Store) storeLayerBlob(ctx context.Context, layer io.Reader, epoch *time
 		return nil, fmt.Errorf("commit layer: %w", err)
 	}
 	if err := gz.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit layer: %w", err)
 	}
 	if err := f.Sync(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("commit layer: %w", err)
 	}
 	l := &blobLayer{s: s, digest: hashOf(digest), diffID: hashOf(diffID), size: counter.n, mt: mt}
 	if err := os.Rename(f.Name(), s.blobs.path(l.digest)); err != nil {

@@ -57,7 +57,7 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	// The run directory exists before the layer, so a sweep after a kill finds both.
 	dir := filepath.Join(b.e.Config.RunRoot, "build", id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return build.Image{}, err
+		return build.Image{}, fmt.Errorf("RUN: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	if err := b.store.CreateBuildLayer(ctx, id, p); err != nil {
@@ -71,7 +71,7 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	}()
 	rootfs, err := b.store.MountContainerLayer(ctx, id)
 	if err != nil {
-		return build.Image{}, err
+		return build.Image{}, fmt.Errorf("RUN: mount layer %s: %w", id, err)
 	}
 	var releases []func()
 	defer func() {
@@ -92,7 +92,7 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 		return build.Image{}, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o600); err != nil {
-		return build.Image{}, err
+		return build.Image{}, fmt.Errorf("RUN: %w", err)
 	}
 	network := spec.Network
 	if network == "" {
@@ -114,13 +114,9 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 		return build.Image{}, err
 	}
 	if err := b.store.UnmountContainerLayer(ctx, id); err != nil {
-		return build.Image{}, err
+		return build.Image{}, fmt.Errorf("RUN: unmount layer %s: %w", id, err)
 	}
-	img, err := b.commitLayer(ctx, p, id, c)
-	if err != nil {
-		return build.Image{}, err
-	}
-	return img, nil
+	return b.commitLayer(ctx, p, id, c)
 }
 
 // commitLayer streams the writable layer id's upper directory into a new image on parent.
@@ -205,8 +201,8 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 	}
 	etc := map[string]string{"hosts": "127.0.0.1\tlocalhost " + buildHostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"}
 	if network != "none" {
-		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			etc["resolv.conf"] = string(b)
+		if raw, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			etc["resolv.conf"] = string(raw)
 		}
 	}
 	for _, name := range []string{"hosts", "resolv.conf"} {
@@ -286,28 +282,36 @@ func (b *buildBackend) runContainer(ctx context.Context, id, bundle string, ownN
 	defer func() { _ = rt.Delete(context.Background(), id, true) }()
 	st, err := rt.State(id)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("RUN: state of container %s: %w", id, err)
 	}
 	if ownNet {
 		if err := loopbackUp(st.Pid); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("RUN --network=none: bring up lo: %w", err)
 		}
 	}
-	done := make(chan int, 1)
+	type exit struct {
+		code int
+		err  error
+	}
+	done := make(chan exit, 1)
 	if err := rt.Start(ctx, id); err != nil {
 		return 0, fmt.Errorf("RUN: %w", err)
 	}
 	go func() {
-		code, _ := libcontainer.WaitPid(st.Pid)
-		done <- code
+		code, err := libcontainer.WaitPid(st.Pid)
+		done <- exit{code, err}
 	}()
 	select {
-	case code := <-done:
+	case e := <-done:
+		// A failed wait knows no status: taking its 0 for success would commit the layer.
+		if e.err != nil {
+			return 0, fmt.Errorf("RUN: wait for process %d: %w", st.Pid, e.err)
+		}
 		// The step's leftover background processes go with it.
 		if err := rt.Delete(context.Background(), id, true); err != nil {
-			return 0, err
+			return 0, fmt.Errorf("RUN: delete container %s: %w", id, err)
 		}
-		return code, nil
+		return e.code, nil
 	case <-ctx.Done():
 		_ = rt.Kill(id, syscall.SIGKILL, true)
 		<-done
@@ -387,7 +391,7 @@ func (b *buildBackend) Mount(ctx context.Context, img build.Image) (string, func
 	if err != nil {
 		_ = b.store.RemoveContainerLayer(context.Background(), id)
 		os.RemoveAll(marker)
-		return "", nil, err
+		return "", nil, fmt.Errorf("mount view of %s: %w", p.ID, err)
 	}
 	var once sync.Once
 	release := func() {
