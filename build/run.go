@@ -297,23 +297,26 @@ func (st *stageState) digestContextPath(k *keyHasher, src string) error {
 // filteredContext copies the context paths a RUN bind-mounts, without what .dockerignore
 // excludes, into a temporary tree: the step must see the context as Docker sends it, and
 // the backend binds from RunSpec.ContextDir as it is. Only used when a .dockerignore exists.
-func (st *stageState) filteredContext(ctx context.Context, srcs []string) (string, func(), error) {
+func (st *stageState) filteredContext(ctx context.Context, srcs []string) (_ string, _ func(), retErr error) {
 	tmp, err := os.MkdirTemp("", "berth-context-")
 	if err != nil {
 		return "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(tmp) }
+	defer func() {
+		if retErr != nil {
+			cleanup()
+		}
+	}()
 	r := copyRequest{name: "RUN --mount"}
 	root := &srcRoot{dir: st.bl.o.ContextDir, ignore: st.bl.ignore}
 	for _, src := range srcs {
 		it, err := r.item(root, path.Clean("/"+src), path.Base(src), src)
 		if err != nil {
-			cleanup()
 			return "", nil, err
 		}
 		dst := filepath.Join(tmp, filepath.FromSlash(path.Clean("/"+src)))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			cleanup()
 			return "", nil, err
 		}
 		copyOne := func(dst, abs string, fi fs.FileInfo) error {
@@ -335,7 +338,6 @@ func (st *stageState) filteredContext(ctx context.Context, srcs []string) (strin
 			return nil
 		}
 		if err := copyOne(dst, it.abs, it.fi); err != nil {
-			cleanup()
 			return "", nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
 		}
 		if it.fi.IsDir() {
@@ -347,7 +349,6 @@ func (st *stageState) filteredContext(ctx context.Context, srcs []string) (strin
 				return copyOne(p, abs, fi)
 			})
 			if err != nil {
-				cleanup()
 				return "", nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
 			}
 		}
