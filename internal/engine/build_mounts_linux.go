@@ -86,27 +86,33 @@ func (b *buildBackend) runMount(ctx context.Context, dir string, rs *build.RunSp
 		}
 		// The copy lives in the step's run directory, bind mounted read-only; the layer only
 		// ever holds the (removed) empty mount point.
-		sdir := filepath.Join(dir, "secrets")
-		if err := os.MkdirAll(sdir, 0o711); err != nil {
-			return nil, err
-		}
 		mode := os.FileMode(m.Mode)
 		if mode == 0 {
 			mode = 0o400
 		}
-		f := filepath.Join(sdir, strconv.Itoa(i))
-		if err := os.WriteFile(f, data, 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.Chown(f, m.UID, m.GID); err != nil {
-			return nil, err
-		}
-		if err := os.Chmod(f, mode); err != nil {
-			return nil, err
+		f, err := writeSecret(filepath.Join(dir, "secrets"), strconv.Itoa(i), data, m.UID, m.GID, mode)
+		if err != nil {
+			return nil, fmt.Errorf("RUN --mount=type=secret,id=%s: %w", m.ID, err)
 		}
 		return &specs.Mount{Destination: target, Type: "bind", Source: f, Options: []string{"rbind", "rprivate", "ro", "nosuid", "nodev", "noexec"}}, nil
 	}
 	return nil, errdefs.Newf(errdefs.ErrInvalid, "RUN --mount: unknown type %q: want bind, cache, tmpfs or secret", m.Type)
+}
+
+// writeSecret writes a secret's copy as name in sdir, created first so 0600 is its mode
+// until it belongs to uid:gid; only then is it given mode.
+func writeSecret(sdir, name string, data []byte, uid, gid int, mode os.FileMode) (string, error) {
+	if err := os.MkdirAll(sdir, 0o711); err != nil {
+		return "", err
+	}
+	f := filepath.Join(sdir, name)
+	if err := os.WriteFile(f, data, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.Chown(f, uid, gid); err != nil {
+		return "", err
+	}
+	return f, os.Chmod(f, mode)
 }
 
 // mountSource finds a bind mount's source: in the context, or in an image mounted for the
