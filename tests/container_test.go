@@ -157,3 +157,15 @@ func TestContainerParallelRunsLeaveNothing(t *testing.T) {
 		t.Errorf("runtime state left: %d entries", len(ents))
 	}
 }
+
+// rmi refuses an image a container was made from, as docker does: the container would lose
+// the layers under it.
+func TestRemoveImageInUse(t *testing.T) {
+	b := withImage(t)
+	b.Run("create", "--name", "user", "localhost/bb:1", "true").WantSuccess(t)
+	b.Run("rmi", "localhost/bb:1").WantError(t, 125, "in use by a container")
+	b.Run("rmi", "-f", "localhost/bb:1").WantError(t, 125, "in use by a container")
+	b.Run("start", "-a", "user").WantSuccess(t)
+	b.Run("rm", "user").WantSuccess(t)
+	b.Run("rmi", "localhost/bb:1").WantSuccess(t)
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
-	"github.com/berth-project/berth/libimage"
 )
 
 func inspectCommand() *cobra.Command {
@@ -70,11 +69,7 @@ func removeCommand(use string) *cobra.Command {
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				s, err := e.Images(ctx)
-				if err != nil {
-					return "", err
-				}
-				lines, err := s.Remove(ctx, ref, &libimage.RemoveOptions{Force: force})
+				lines, err := e.RemoveImage(ctx, ref, force)
 				return strings.Join(lines, "\n"), err
 			})
 		},
