@@ -247,6 +247,12 @@ func (e *BuildError) ExitCode() int { return 1 }
 // images stay in the store as the layer cache, hidden from `images`; the result is tagged
 // (by the builder) only when every step succeeded.
 func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
+	lowerBuildPriority()
+	releaseSlot, err := e.acquireSlot(ctx, "build-workers", buildSlots())
+	if err != nil {
+		return "", fmt.Errorf("build: wait for a free build slot: %w", err)
+	}
+	defer releaseSlot()
 	held, err := lock.AcquireShared(ctx, e.buildsLockPath())
 	if err != nil {
 		return "", fmt.Errorf("build: %w", err)
@@ -256,7 +262,6 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	lowerBuildPriority()
 	img, err := build.Build(ctx, be, o)
 	if err != nil {
 		var re *RunError

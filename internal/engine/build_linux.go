@@ -98,7 +98,7 @@ func (b *buildBackend) Run(ctx context.Context, parent build.Image, spec build.R
 	if network == "" {
 		network = b.network
 	}
-	releaseSlot, err := b.e.acquireRunSlot(ctx)
+	releaseSlot, err := b.e.acquireSlot(ctx, "build-slots", runSlots())
 	if err != nil {
 		return build.Image{}, err
 	}

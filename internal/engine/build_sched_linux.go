@@ -87,21 +87,21 @@ func lowerBuildPriority() {
 
 // runSlots bounds how many RUN containers all builds on this root run at once: beyond a few
 // per CPU, more containers only add processes, memory and scheduling delay, not throughput.
-func runSlots() int {
-	if n := 4 * runtime.NumCPU(); n > 8 {
-		return n
-	}
-	return 8
-}
+func runSlots() int { return max(8, 4*runtime.NumCPU()) }
 
-// acquireRunSlot waits for one of the root's RUN slots (flock files, so a killed build's slot
-// frees itself) and returns its release.
-func (e *Engine) acquireRunSlot(ctx context.Context) (func(), error) {
-	dir := filepath.Join(e.Config.RunRoot, "build-slots")
+// buildSlots bounds how many builds on this root work at once; the others wait asleep on a
+// lock. Builds are CPU-bound between their RUN steps too (context hashing, layer compression),
+// so fifty at once on two CPUs would only queue fifty runnable processes ahead of every
+// interactive command. It stays below runSlots so a working build always finds a RUN slot.
+func buildSlots() int { return max(4, 2*runtime.NumCPU()) }
+
+// acquireSlot waits for one of the root's n slots of a kind (flock files, so a killed
+// build's slot frees itself) and returns its release.
+func (e *Engine) acquireSlot(ctx context.Context, kind string, n int) (func(), error) {
+	dir := filepath.Join(e.Config.RunRoot, kind)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	n := runSlots()
 	start := os.Getpid() % n // spread the first tries
 	for delay := 2 * time.Millisecond; ; {
 		for i := 0; i < n; i++ {
