@@ -248,6 +248,12 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	}
 	st := &State{ID: id, Pid: pid, PidStart: pidStart(pid), Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
 		CgroupPath: cgPath, Annotations: spec.Annotations, Owner: "", Config: spec}
+	// Recorded before the init gets its config: if we are killed from here on, the init may
+	// finish its setup and wait on the exec fifo forever, and only this record lets a later
+	// `delete --force` (or a build's sweep) find and kill it.
+	if err := r.saveState(st); err != nil {
+		return err
+	}
 	if spec.Hooks != nil {
 		//nolint:staticcheck // prestart is deprecated but still part of the spec
 		if err := runHooks(spec.Hooks.Prestart, st.spec(Creating)); err != nil {
@@ -289,9 +295,6 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 		if err := sendConsole(opts.ConsoleSocket, ptyMaster); err != nil {
 			return err
 		}
-	}
-	if err := r.saveState(st); err != nil {
-		return err
 	}
 	if opts.PidFile != "" {
 		if err := writeFileAtomic(opts.PidFile, strconv.Itoa(pid)); err != nil {
