@@ -11,7 +11,8 @@ import (
 // RemoveOptions tunes Remove.
 type RemoveOptions struct {
 	Force bool
-	// InUse reports whether a container uses the image; nil means none does.
+	// InUse reports whether a container uses the image (then it is never removed, even
+	// with Force); nil means none does.
 	InUse func(ctx context.Context, imageID string) (bool, error)
 }
 
@@ -45,8 +46,8 @@ func (s *Store) Remove(ctx context.Context, nameOrID string, opts *RemoveOptions
 		if err != nil {
 			return nil, err
 		}
-		if used && !opts.Force {
-			return nil, errdefs.Newf(errdefs.ErrInUse, "unable to delete %s: image is in use by a container", hexOf(rec.ID)[:12])
+		if used { // not even with Force: its layers are under the container's
+			return nil, errdefs.Newf(errdefs.ErrInUse, "unable to remove image %s: it is in use by a container (remove the container first)", nameOrID)
 		}
 	}
 	for _, n := range rec.Names {

@@ -8,30 +8,18 @@
 #     command line names the engine's runroot (a daemon it detached, e.g. conmon).
 #     It reports the peak, the wall time, whether all N succeeded, and how long `berth ps` /
 #     `berth images` take while the builds run.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BERTH=${BERTH:-$PWD/bin/berth}
+source "$(dirname "$0")/common.bash"
 N=${BUILDS:-50}
 PARTS=${PARTS:-"single concurrent"}   # which parts to run
 ENGINES=${ENGINES:-"berth podman"}    # which engines the concurrent part runs
-work=$(mktemp -d /var/tmp/berth-bench-build.XXXXXX)
-b="$BERTH --root $work/berth --runroot $work/berth-run"
-p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend none"
+bench_init build
 cleanup() {
-  $p rm -af >/dev/null 2>&1 || true
   $p rmi -af >/dev/null 2>&1 || true
   grep " $work" /proc/mounts | awk '{print $2}' | sort -r | xargs -r umount -l 2>/dev/null || true
-  rm -rf "$work"
+  bench_cleanup
 }
 trap cleanup EXIT
-
-mkdir -p "$work/rootfs/bin" "$work/rootfs/etc"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in sh true sleep cat echo wc mkdir; do ln -s busybox "$work/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-$b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
-$p import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null
+bench_image sh true sleep cat echo wc mkdir
 
 # (a) six steps: FROM, COPY, RUN, ENV, RUN, CMD.
 mkdir -p "$work/six"

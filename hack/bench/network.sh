@@ -4,25 +4,11 @@
 # difference is what networking costs a run: netns, veth pair, address, routes, rules and
 # their teardown) vs `podman run --rm IMAGE true` on podman's default network.
 # (podman gets --ulimit nofile=1024:1024 --ulimit nproc=1024:1024: its default nofile is above what this host allows)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BERTH=${BERTH:-$PWD/bin/berth}
+source "$(dirname "$0")/common.bash"
 RUNS=${RUNS:-30}
-work=$(mktemp -d /var/tmp/berth-bench-net.XXXXXX)
-b="$BERTH --root $work/berth --runroot $work/berth-run"
-p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend none"
-cleanup() {
-  $p rm -af >/dev/null 2>&1 || true
-  $b rm -af >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$work/rootfs/bin"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-$b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
-$p import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null
+bench_init net
+trap bench_cleanup EXIT
+bench_image sh true sleep
 # Each must work before it is timed.
 $b run --rm localhost/bench:1 true
 $b run --rm --network none localhost/bench:1 true

@@ -3,26 +3,15 @@
 # `berth run --rm` vs `podman run --rm --network none` vs `runc run` of the same bundle;
 # (podman gets --ulimit nofile=1024:1024 --ulimit nproc=1024:1024: its default nofile is above what this host allows)
 # `berth ps -a` vs `podman ps -a` over 1,000 containers; berth-monitor's RSS vs conmon's.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-BERTH=${BERTH:-$PWD/bin/berth}
+source "$(dirname "$0")/common.bash"
 N=${PS_CONTAINERS:-1000}
-work=$(mktemp -d /var/tmp/berth-bench-run.XXXXXX)
-b="$BERTH --root $work/berth --runroot $work/berth-run"
-p="podman --root $work/podman --runroot $work/podman-run --storage-driver overlay --cgroup-manager cgroupfs --runtime runc --events-backend none"
+bench_init run
 cleanup() {
-  $p rm -af >/dev/null 2>&1 || true
-  $b rm -af >/dev/null 2>&1 || true
   umount -R "$work/bundle/rootfs" 2>/dev/null || true
-  rm -rf "$work"
+  bench_cleanup
 }
 trap cleanup EXIT
-mkdir -p "$work/rootfs/bin"
-cp /bin/busybox "$work/rootfs/bin/"
-for a in sh true sleep; do ln -s busybox "$work/rootfs/bin/$a"; done
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-$b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
-$p import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null
+bench_image sh true sleep
 # runc's bundle: the same rootfs, the config berth-runtime's spec writes, no terminal.
 mkdir -p "$work/bundle" && cp -a "$work/rootfs" "$work/bundle/rootfs"
 (cd "$work/bundle" && "$BERTH" runtime spec && sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/' config.json)

@@ -189,13 +189,7 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 	case "", "host", "default":
 		// The default is the host's network: build steps fetch what they need, as with
 		// `docker build --network host`. (Bridge networks for builds are not wired here.)
-		var ns []specs.LinuxNamespace
-		for _, n := range s.Linux.Namespaces {
-			if n.Type != specs.NetworkNamespace {
-				ns = append(ns, n)
-			}
-		}
-		s.Linux.Namespaces = ns
+		setNetNS(s, "", true)
 	default:
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "RUN --network=%s: want default, host or none", network)
 	}

@@ -181,26 +181,17 @@ func (e *Engine) lockedContainer(ctx context.Context, ref string) (c *Container,
 
 // Containers lists every container, newest first, reconciled.
 func (e *Engine) Containers(ctx context.Context) ([]*Container, error) {
-	db, err := e.DB(ctx)
+	out, err := e.containerRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Container
-	err = db.Containers().List(ctx, func(data []byte) error {
-		var c Container
-		if err := json.Unmarshal(data, &c); err != nil {
-			return err
-		}
-		out = append(out, &c)
-		return nil
-	})
 	for _, c := range out {
 		if err := e.reconcile(ctx, c); err != nil {
 			return nil, err
 		}
 	}
 	e.sweepNetworks(ctx) // what a berth killed in the middle of a start left
-	return out, err
+	return out, nil
 }
 
 // reconcile brings an active record up to date with its monitor's files and the runtime: a

@@ -11,7 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sirupsen/logrus"
 
-	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/libimage"
 	"github.com/berth-project/berth/libimage/driver"
@@ -127,8 +126,8 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
 	return store.Prune(ctx, all, func(_ context.Context, id string) (bool, error) { return used[id], nil })
 }
 
-// RemoveImage removes (or untags) an image as `rmi` does. An image a container was made
-// from is refused, also with force: removing it would take the layers under the container.
+// RemoveImage removes (or untags) an image as `rmi` does, refusing one a container was made
+// from.
 func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]string, error) {
 	store, err := e.Images(ctx)
 	if err != nil {
@@ -136,13 +135,7 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string, force bool) ([]str
 	}
 	inUse := func(ctx context.Context, id string) (bool, error) {
 		used, err := e.imagesInUse(ctx)
-		if err != nil {
-			return false, err
-		}
-		if used[id] {
-			return false, errdefs.Newf(errdefs.ErrInUse, "unable to remove image %s: it is in use by a container (remove the container first)", ref)
-		}
-		return false, nil
+		return used[id], err
 	}
 	return store.Remove(ctx, ref, &libimage.RemoveOptions{Force: force, InUse: inUse})
 }

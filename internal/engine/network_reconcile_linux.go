@@ -22,24 +22,19 @@ func (e *Engine) sweepNetworks(ctx context.Context) {
 		return
 	}
 	allocs, err := db.Networks().Allocations(ctx, "")
-	if err != nil || len(allocs) == 0 {
-		return
-	}
-	cs, err := e.containerRecords(ctx)
 	if err != nil {
 		return
 	}
-	byID := map[string]*Container{}
-	for _, c := range cs {
-		byID[c.ID] = c
-	}
+	// Only the containers holding addresses matter: read their records one by one rather
+	// than every container, since `ps` and every networked start come through here.
 	done := map[string]bool{}
 	for _, a := range allocs {
 		if done[a.Container] {
 			continue
 		}
 		done[a.Container] = true
-		if c := byID[a.Container]; c != nil && c.Active() {
+		var c Container
+		if _, err := db.Containers().Get(ctx, a.Container, &c); err == nil && c.Active() {
 			continue
 		}
 		e.tryTeardown(ctx, a.Container)

@@ -128,20 +128,26 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if err != nil {
 		return nil, err
 	}
+	setNetNS(s, nsPath, hostNet)
+	s.Annotations = o.Labels
+	return s, nil
+}
+
+// setNetNS points the spec's network namespace at path ("" for a new one), or drops it so
+// the container shares the host's network when host is set.
+func setNetNS(s *specs.Spec, path string, host bool) {
 	var nss []specs.LinuxNamespace
 	for _, ns := range s.Linux.Namespaces {
 		switch {
 		case ns.Type != specs.NetworkNamespace:
-		case hostNet:
+		case host:
 			continue
 		default:
-			ns.Path = nsPath
+			ns.Path = path
 		}
 		nss = append(nss, ns)
 	}
 	s.Linux.Namespaces = nss
-	s.Annotations = o.Labels
-	return s, nil
 }
 
 func removeOpt(opts []string, o string) []string {
