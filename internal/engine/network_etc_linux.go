@@ -173,6 +173,18 @@ func (e *Engine) hostsFor(c *Container, cs []*Container) string {
 	return hostsFile(own, c.Options.AddHosts, gateway, others)
 }
 
+// onDNSNetwork says whether c holds an address on a network with name resolution.
+func onDNSNetwork(c *Container) bool {
+	if c.Net != nil {
+		for _, a := range c.Net.Attachments {
+			if a.Network.DNS {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // ipv4Gateway is n's first IPv4 gateway: the host's address on a bridge network.
 func ipv4Gateway(n libnet.Network) string {
 	for _, s := range n.Subnets {
@@ -206,7 +218,7 @@ func (e *Engine) etcFiles(ctx context.Context, c *Container) (hosts, resolv stri
 		return string(h), string(r), nil
 	}
 	var cs []*Container
-	if c.Net != nil {
+	if onDNSNetwork(c) { // only there does its hosts file list the other containers
 		if cs, err = e.containerRecords(ctx); err != nil {
 			return "", "", err
 		}

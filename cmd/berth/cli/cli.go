@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -189,4 +190,18 @@ func WriteArchive(cmd *cobra.Command, output string, write func(io.Writer) error
 		return err
 	}
 	return os.Rename(tmp.Name(), output)
+}
+
+// KeyValues parses repeated KEY=VALUE flag values (--label, --opt) into a map. A bare KEY
+// means an empty value unless needValue is set; an empty KEY is always an error.
+func KeyValues(flag string, kvs []string, needValue bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" || (!ok && needValue) {
+			return nil, Invalid("invalid --%s %q: want KEY=VALUE", flag, kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }

@@ -74,7 +74,7 @@ func buildCommand() *cobra.Command {
 func runBuild(cmd *cobra.Command, contextArg string, f *buildFlags) error {
 	ctx := cmd.Context()
 	o := &build.Options{Target: f.target, NoCache: f.noCache, Pull: f.pull, Quiet: f.quiet, Network: f.network,
-		Platform: f.platform, Out: cmd.OutOrStdout(), BuildArgs: map[string]string{}, Labels: map[string]string{},
+		Platform: f.platform, Out: cmd.OutOrStdout(), BuildArgs: map[string]string{},
 		Secrets: map[string]string{}}
 	switch f.progress {
 	case "auto", "plain", "tty":
@@ -109,12 +109,9 @@ func runBuild(cmd *cobra.Command, contextArg string, f *buildFlags) error {
 		}
 		o.BuildArgs[k] = v
 	}
-	for _, l := range f.labels {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return cli.Invalid("invalid --label %q: want KEY=VALUE", l)
-		}
-		o.Labels[k] = v
+	var err error
+	if o.Labels, err = cli.KeyValues("label", f.labels, false); err != nil {
+		return err
 	}
 	ts := f.timestamp
 	if ts == "" {

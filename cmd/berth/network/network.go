@@ -24,18 +24,6 @@ func Command() *cobra.Command {
 	return group
 }
 
-func keyValues(flag string, kvs []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if k == "" || (!ok && flag == "opt") {
-			return nil, cli.Invalid("invalid --%s %q: want KEY=VALUE", flag, kv)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
 func createCommand() *cobra.Command {
 	var o engine.NetworkCreateOptions
 	var labels, opts []string
@@ -45,10 +33,10 @@ func createCommand() *cobra.Command {
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			if o.Labels, err = keyValues("label", labels); err != nil {
+			if o.Labels, err = cli.KeyValues("label", labels, false); err != nil {
 				return err
 			}
-			if o.Options, err = keyValues("opt", opts); err != nil {
+			if o.Options, err = cli.KeyValues("opt", opts, true); err != nil {
 				return err
 			}
 			n, err := cli.Engine(cmd).CreateNetwork(cmd.Context(), args[0], o)
