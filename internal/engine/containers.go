@@ -292,6 +292,14 @@ func (e *Engine) saveContainer(ctx context.Context, c *Container) error {
 type RemoveOptions struct {
 	Force   bool // kill a running container first
 	Volumes bool // remove its anonymous volumes too
+	// Timeout, with Force, stops a running container gracefully (stop signal, then SIGKILL
+	// after Timeout) instead of killing it at once.
+	Timeout *time.Duration
+	// Depend removes the containers that depend on this one first; without it a container
+	// with dependents is refused.
+	Depend bool
+	// Removed, when set, is told the id of every container removed (dependents first).
+	Removed func(id string)
 }
 
 // RemoveContainer removes a container; a running one only with Force, after killing it. It
@@ -300,6 +308,14 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 	c, err := e.Container(ctx, ref)
 	if err != nil {
 		return err
+	}
+	if err := e.removeDependents(ctx, c, o); err != nil {
+		return err
+	}
+	if c.Active() && o.Force && o.Timeout != nil && *o.Timeout > 0 {
+		if c, err = e.StopContainer(ctx, c.ID, o.Timeout); err != nil {
+			return err
+		}
 	}
 	if c.Active() {
 		if !o.Force {
@@ -323,7 +339,13 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err
 	}
-	return e.removeLocked(ctx, c, o.Volumes)
+	if err := e.removeLocked(ctx, c, o.Volumes); err != nil {
+		return err
+	}
+	if o.Removed != nil {
+		o.Removed(c.ID)
+	}
+	return nil
 }
 
 func (e *Engine) removeLocked(ctx context.Context, c *Container, volumes bool) error {

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -91,6 +92,9 @@ func Engine(cmd *cobra.Command) *engine.Engine {
 	return g.engine
 }
 
+// ErrSkip, returned by an EachTarget function, passes over a target silently.
+var ErrSkip = errors.New("skip target")
+
 // EachTarget runs fn for every target, printing each success (fn's returned text, or the
 // target itself) and reporting each failure; it fails if any target failed.
 func EachTarget(cmd *cobra.Command, targets []string, fn func(ctx context.Context, e *engine.Engine, target string) (string, error)) error {
@@ -98,6 +102,9 @@ func EachTarget(cmd *cobra.Command, targets []string, fn func(ctx context.Contex
 	var failed error
 	for _, t := range targets {
 		out, err := fn(cmd.Context(), e, t)
+		if errors.Is(err, ErrSkip) {
+			continue
+		}
 		if err != nil {
 			if failed != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed)

@@ -2,18 +2,21 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 func rmCommand() *cobra.Command {
 	var o engine.RemoveOptions
-	var all bool
+	var all, ignore bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
@@ -23,25 +26,40 @@ func rmCommand() *cobra.Command {
 			}
 			return cli.MinimumArgs(1)(cmd, args)
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if all {
-				cs, err := cli.Engine(cmd).Containers(cmd.Context())
-				if err != nil {
-					return err
-				}
-				for _, c := range cs {
-					args = append(args, c.ID)
-				}
+	}
+	timeout := timeoutFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if all {
+			cs, err := cli.Engine(cmd).Containers(cmd.Context())
+			if err != nil {
+				return err
 			}
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				return "", e.RemoveContainer(ctx, ref, o)
-			})
-		},
+			for _, c := range cs {
+				args = append(args, c.ID)
+			}
+		}
+		o.Timeout = timeout()
+		return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+			var removed []string
+			ro := o
+			ro.Removed = func(id string) { removed = append(removed, id) }
+			err := e.RemoveContainer(ctx, ref, ro)
+			// A container already gone is no failure with --ignore, nor with --force (as rm -f).
+			if errors.Is(err, errdefs.ErrNotFound) && (ignore || o.Force || all) {
+				return "", cli.ErrSkip
+			}
+			if err != nil || !o.Depend {
+				return "", err
+			}
+			return strings.Join(removed, "\n"), nil
+		})
 	}
 	fl := cmd.Flags()
-	fl.BoolVarP(&o.Force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	fl.BoolVarP(&o.Force, "force", "f", false, "Force the removal of a running container (uses SIGKILL, or the stop signal first with --time)")
 	fl.BoolVarP(&o.Volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
 	fl.BoolVarP(&all, "all", "a", false, "Remove all containers")
+	fl.BoolVarP(&ignore, "ignore", "i", false, "Ignore errors when a specified container is missing")
+	fl.BoolVar(&o.Depend, "depend", false, "Remove the containers that depend on the container first")
 	return cmd
 }
 

@@ -230,6 +230,9 @@ func psCommand(use string) *cobra.Command {
 	fl.BoolVarP(&size, "size", "s", false, "Display total file sizes")
 	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided")
 	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	// Podman lists containers other tools (buildah) made in its storage; berth's storage holds
+	// only berth's containers, so the listing is the same with it.
+	fl.Bool("external", false, "Also show containers of other tools in the storage (berth's storage has none)")
 	return cmd
 }
 
