@@ -45,3 +45,49 @@ func wantFailure(t *testing.T, r *Result, msg string) {
 		t.Fatalf("berth %s: exit %d, stderr %q; want a failure saying %q", strings.Join(r.Args, " "), r.Code, r.Stderr, msg)
 	}
 }
+
+func TestAllLatestFilterTargets(t *testing.T) {
+	b := withImage(t)
+	run := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(b.Run(args...).WantSuccess(t).Stdout)
+	}
+	done0 := run("run", "-d", "localhost/bb:1", "true")
+	done1 := run("run", "-d", "localhost/bb:1", "false")
+	run("wait", done0)
+	created := run("create", "--name", "later", "localhost/bb:1", "sleep", "100")
+
+	wantFailure(t, b.Run("start", "--all", "later"), "either start all containers or the container(s) provided in the arguments")
+	wantFailure(t, b.Run("start", "--filter", "restart-policy=fakepolicy", done0), "fakepolicy invalid restart policy")
+	if out := run("start", "--filter", "restart-policy=always", done0); out != "" {
+		t.Errorf("start --filter restart-policy=always of a no-policy container printed %q", out)
+	}
+	if out := run("start", "--latest"); out != created {
+		t.Errorf("start --latest printed %q, want %q", out, created)
+	}
+	if out := run("pause", "--all"); out != created {
+		t.Errorf("pause --all printed %q", out)
+	}
+	if out := run("unpause", "-a"); out != created {
+		t.Errorf("unpause -a printed %q", out)
+	}
+	if out := run("kill", "--all", "--signal", "CONT"); out != created {
+		t.Errorf("kill --all printed %q", out)
+	}
+	if out := run("stop", "--all", "-t", "0"); out != created {
+		t.Errorf("stop --all printed %q, want only the running container", out)
+	}
+	if out := run("stop", "--ignore", "nosuch"); out != "" {
+		t.Errorf("stop --ignore of a missing container printed %q", out)
+	}
+	run("wait", done0, done1)
+	if out := run("start", "--all", "--filter", "exited=137", "--filter", "name=later"); out != created {
+		t.Errorf("start --all --filter printed %q, want %q", out, created)
+	}
+	if out := run("restart", "--all", "--running", "--timeout", "0"); out != created {
+		t.Errorf("restart --all --running printed %q", out)
+	}
+	if got := run("inspect", "--format", "{{.State.Status}}", created); got != "running" {
+		t.Errorf("after restart: %s", got)
+	}
+}

@@ -476,11 +476,15 @@ func exitStatus(code int, err error) error {
 func startCommand() *cobra.Command {
 	var attach, interactive bool
 	var detachKeys string
+	var t targetFlags
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
-		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := t.resolve(cmd, args, func(c *engine.Container) bool { return !c.Active() })
+			if err != nil {
+				return err
+			}
 			if attach || interactive {
 				if len(args) > 1 {
 					return cli.Invalid("you cannot start and attach multiple containers at once")
@@ -509,6 +513,7 @@ func startCommand() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
+	t.add(cmd, "", "Start all containers that are not running")
 	fl.BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
 	fl.BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
 	fl.StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")

@@ -63,12 +63,14 @@ func rmCommand() *cobra.Command {
 	return cmd
 }
 
-// timeoutFlag adds -t/--time; nil means the container's own --stop-timeout.
+// timeoutFlag adds -t/--time (and Podman's --timeout); nil means the container's own --stop-timeout.
 func timeoutFlag(cmd *cobra.Command) func() *time.Duration {
 	var secs int
 	cmd.Flags().IntVarP(&secs, "time", "t", 10, "Seconds to wait before killing the container")
+	cmd.Flags().IntVar(&secs, "timeout", 10, "Seconds to wait before killing the container")
+	_ = cmd.Flags().MarkHidden("timeout")
 	return func() *time.Duration {
-		if !cmd.Flags().Changed("time") {
+		if !cmd.Flags().Changed("time") && !cmd.Flags().Changed("timeout") {
 			return nil
 		}
 		d := time.Duration(secs) * time.Second
@@ -77,15 +79,25 @@ func timeoutFlag(cmd *cobra.Command) func() *time.Duration {
 }
 
 func stopCommand() *cobra.Command {
+	var t targetFlags
+	var ignore bool
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Stop one or more running containers",
-		Args:  cli.MinimumArgs(1),
 	}
+	t.add(cmd, "a", "Stop all running containers")
 	timeout := timeoutFlag(cmd)
+	cmd.Flags().BoolVarP(&ignore, "ignore", "i", false, "Ignore errors when a specified container is missing")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+		targets, err := t.resolve(cmd, args, (*engine.Container).Active)
+		if err != nil {
+			return err
+		}
+		return cli.EachTarget(cmd, targets, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 			_, err := e.StopContainer(ctx, ref, timeout())
+			if ignore && errors.Is(err, errdefs.ErrNotFound) {
+				return "", cli.ErrSkip
+			}
 			return "", err
 		})
 	}
@@ -93,14 +105,25 @@ func stopCommand() *cobra.Command {
 }
 
 func restartCommand() *cobra.Command {
+	var t targetFlags
+	var running bool
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Restart one or more containers",
-		Args:  cli.MinimumArgs(1),
 	}
+	t.add(cmd, "a", "Restart all containers")
 	timeout := timeoutFlag(cmd)
+	cmd.Flags().BoolVar(&running, "running", false, "With --all, restart only the running containers")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+		var sel func(*engine.Container) bool
+		if running {
+			sel = (*engine.Container).Active
+		}
+		targets, err := t.resolve(cmd, args, sel)
+		if err != nil {
+			return err
+		}
+		return cli.EachTarget(cmd, targets, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 			_, err := e.RestartContainer(ctx, ref, timeout())
 			return "", err
 		})
@@ -109,42 +132,53 @@ func restartCommand() *cobra.Command {
 }
 
 func killCommand() *cobra.Command {
+	var t targetFlags
 	var sig string
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Kill one or more running containers",
-		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := engine.ParseSignal(sig)
 			if err != nil {
 				return err
 			}
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+			targets, err := t.resolve(cmd, args, (*engine.Container).Active)
+			if err != nil {
+				return err
+			}
+			return cli.EachTarget(cmd, targets, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 				_, err := e.KillContainer(ctx, ref, s)
 				return "", err
 			})
 		},
 	}
+	t.add(cmd, "a", "Signal all running containers")
 	cmd.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
 	return cmd
 }
 
 func pauseCommand(pause bool) *cobra.Command {
-	use, short := "pause", "Pause all processes within one or more containers"
+	use, short, state := "pause", "Pause all processes within one or more containers", engine.StateRunning
 	if !pause {
-		use, short = "unpause", "Unpause all processes within one or more containers"
+		use, short, state = "unpause", "Unpause all processes within one or more containers", engine.StatePaused
 	}
-	return &cobra.Command{
-		Use:   use + " CONTAINER [CONTAINER...]",
+	var t targetFlags
+	cmd := &cobra.Command{
+		Use:   use + " [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: short,
-		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+			targets, err := t.resolve(cmd, args, func(c *engine.Container) bool { return c.State == state })
+			if err != nil {
+				return err
+			}
+			return cli.EachTarget(cmd, targets, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 				_, err := e.PauseContainer(ctx, ref, pause)
 				return "", err
 			})
 		},
 	}
+	t.add(cmd, "a", "Act on all "+state+" containers")
+	return cmd
 }
 
 func waitCommand() *cobra.Command {

@@ -32,7 +32,7 @@ func parsePsFilters(fs []string) (psFilter, error) {
 	for _, f := range fs {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
-		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health", "network", "publish", "expose":
+		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health", "network", "publish", "expose", "restart-policy":
 		default:
 			ok = false
 		}
@@ -44,6 +44,13 @@ func parsePsFilters(fs []string) (psFilter, error) {
 			case "created", "running", "paused", "restarting", "exited", "removing", "dead":
 			default:
 				return nil, cli.Invalid("invalid filter %q: status is created, restarting, running, removing, paused, exited or dead", f)
+			}
+		}
+		if k == "restart-policy" {
+			switch v {
+			case "no", "none", "always", "on-failure", "unless-stopped":
+			default:
+				return nil, cli.Invalid("%s invalid restart policy", v)
 			}
 		}
 		if k == "exited" {
@@ -104,6 +111,9 @@ func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Contai
 				}
 			}
 			return c.NetworkMode() == v
+		}) &&
+		any("restart-policy", func(v string) bool {
+			return c.Options.Restart.Name == v || (v == "none" && c.Options.Restart.Name == "no")
 		}) &&
 		any("publish", func(v string) bool { return c.Net != nil && c.Active() && portMatches(c.Net.Ports, v, true) }) &&
 		any("expose", func(v string) bool { return portMatches(c.Options.Ports, v, false) }) &&
