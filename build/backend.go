@@ -88,6 +88,10 @@ type Options struct {
 	Secrets        map[string]string // id -> host file holding the secret
 	Labels         map[string]string
 	Network        string // default network for RUN: "", "none" or "host"
+	// Devices are --device values (host paths or CDI names) for the backend's RUN
+	// containers; the builder itself does not read them, and they are not part of cache keys
+	// (as with docker and podman).
+	Devices []string
 	Platform       string // "" or the host's; the CLI refuses others
 	Timestamp      *time.Time
 	Tags           []string

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/cmd/berth/cdi"
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/container"
 	"github.com/berth-project/berth/cmd/berth/image"
@@ -13,7 +14,7 @@ import (
 )
 
 // noUserNS are the commands a rootless user runs without entering the user namespace.
-var noUserNS = map[string]bool{"version": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true,
+var noUserNS = map[string]bool{"version": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true, "cdi": true,
 	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true}
 
 func topLevel(cmd *cobra.Command) *cobra.Command {
@@ -52,5 +53,6 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(container.Commands()...)
 	root.AddCommand(network.Command())
 	root.AddCommand(runtime.Command())
+	root.AddCommand(cdi.Command())
 	return root
 }

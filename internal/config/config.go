@@ -24,6 +24,7 @@ type Config struct {
 	Runtime       string     `toml:"runtime" env:"BERTH_RUNTIME"`
 	Registries    Registries `toml:"registries"`
 	Network       Network    `toml:"network"`
+	CDI           CDI        `toml:"cdi"`
 
 	Rootless bool     `toml:"-"`
 	Files    []string `toml:"-"` // config files that were read, in order
@@ -43,6 +44,13 @@ type Registries struct {
 type Network struct {
 	DefaultNetwork string `toml:"default_network"`
 	DefaultSubnet  string `toml:"default_subnet" env:"BERTH_DEFAULT_SUBNET"`
+}
+
+// CDI configures Container Device Interface specs.
+type CDI struct {
+	// SpecDirs are searched for CDI specs, later ones winning; empty means /etc/cdi and
+	// /var/run/cdi. BERTH_CDI_SPEC_DIRS sets them as a colon-separated list.
+	SpecDirs []string `toml:"spec_dirs" env:"BERTH_CDI_SPEC_DIRS"`
 }
 
 // Default returns the built-in settings for the user described by env.
@@ -103,7 +111,8 @@ func (c *Config) mergeFile(path string) error {
 	return nil
 }
 
-// applyEnv sets every string field tagged `env:"NAME"` whose variable is non-empty.
+// applyEnv sets every string field tagged `env:"NAME"` whose variable is non-empty, and
+// every string list field from its variable's colon-separated parts.
 func applyEnv(v reflect.Value, getenv func(string) string) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
@@ -113,11 +122,16 @@ func applyEnv(v reflect.Value, getenv func(string) string) {
 			continue
 		}
 		name := t.Field(i).Tag.Get("env")
-		if name == "" || f.Kind() != reflect.String {
-			continue
+		val := ""
+		if name != "" {
+			val = strings.TrimSpace(getenv(name))
 		}
-		if val := strings.TrimSpace(getenv(name)); val != "" {
+		switch {
+		case val == "":
+		case f.Kind() == reflect.String:
 			f.SetString(val)
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			f.Set(reflect.ValueOf(strings.Split(val, ":")))
 		}
 	}
 }

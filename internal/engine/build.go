@@ -25,6 +25,9 @@ type buildBackend struct {
 	cache state.BuildCache
 	// network is the default for RUN steps whose spec names none.
 	network string
+	// devices and cdiDevices are given to every RUN step (build --device).
+	devices    []Device
+	cdiDevices []string
 
 	mu       sync.Mutex
 	produced map[string]bool
@@ -260,6 +263,9 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 	defer held.Release()
 	be, err := e.newBuildBackend(ctx, o.Network)
 	if err != nil {
+		return "", err
+	}
+	if be.devices, be.cdiDevices, err = e.parseDevices(o.Devices); err != nil {
 		return "", err
 	}
 	img, err := build.Build(ctx, be, o)

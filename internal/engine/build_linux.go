@@ -219,6 +219,14 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 			s.Mounts = append(s.Mounts, *sm)
 		}
 	}
+	for _, d := range b.devices {
+		if err := addDevice(s, d); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.e.injectCDI(s, b.cdiDevices); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -88,6 +88,9 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Conta
 	if _, err := e.runtimeFor(o.Runtime); err != nil {
 		return nil, err
 	}
+	if err := e.checkCDIDevices(o.CDIDevices); err != nil {
+		return nil, err
+	}
 	id := randomID()
 	if o.Name == "" {
 		o.Name = "berth_" + id[:12]

@@ -21,6 +21,7 @@ type Engine struct {
 	dbErr  error
 
 	images imageStore
+	cdi    cdiRegistry
 }
 
 // New returns an engine for cfg. It opens nothing until an operation needs it, so cheap

@@ -43,6 +43,7 @@ type CreateOptions struct {
 	NoNewPrivs  bool
 	Seccomp     string // "": berth's default; "unconfined"; else a profile's JSON
 	Devices     []Device
+	CDIDevices  []string `json:",omitempty"` // vendor.com/class=name, from --device and --gpus
 	Ulimits     []Ulimit
 	Restart     RestartPolicy
 	StopSignal  string

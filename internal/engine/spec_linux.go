@@ -121,6 +121,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 			return nil, err
 		}
 	}
+	if err := e.injectCDI(s, o.CDIDevices); err != nil {
+		return nil, err
+	}
 	if err := e.addMounts(ctx, c, s, rootfs); err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/cdi"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -53,6 +54,7 @@ type createFlags struct {
 	pull, cidfile                        string
 	networks, publish, aliases, addHosts []string
 	ip, mac                              string
+	gpus                                 string
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -81,7 +83,8 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
 	fs.BoolVar(&f.o.Privileged, "privileged", false, "Give extended privileges to this container")
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security options")
-	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
+	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device (HOST[:CONTAINER][:rwm]) or a CDI device (vendor.com/class=name) to the container")
+	fs.StringVar(&f.gpus, "gpus", "", "GPU devices to add to the container through CDI ('all', a count, or '\"device=0,1\"')")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits")
 	fs.StringVar(&f.o.StopSignal, "stop-signal", "", "Signal to stop the container")
@@ -233,11 +236,22 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		o.Mounts = append(o.Mounts, m)
 	}
 	for _, d := range f.devices {
+		if cdi.IsQualifiedName(d) {
+			o.CDIDevices = append(o.CDIDevices, d)
+			continue
+		}
 		dev, err := engine.ParseDevice(d)
 		if err != nil {
 			return o, err
 		}
 		o.Devices = append(o.Devices, dev)
+	}
+	if f.gpus != "" {
+		gpus, err := cdi.ParseGPUs(f.gpus)
+		if err != nil {
+			return o, cli.Invalid("%v", err)
+		}
+		o.CDIDevices = append(o.CDIDevices, gpus...)
 	}
 	for _, u := range f.ulimits {
 		ul, err := engine.ParseUlimit(u)

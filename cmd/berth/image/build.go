@@ -34,6 +34,7 @@ func BuildCommands() []*cobra.Command {
 
 type buildFlags struct {
 	tags, buildArgs, secrets, labels  []string
+	devices                           []string
 	file, target, iidfile, progress   string
 	network, platform, timestamp      string
 	noCache, pull, quiet, rm, forceRm bool
@@ -64,6 +65,7 @@ func buildCommand() *cobra.Command {
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	fl.StringVar(&f.progress, "progress", "auto", "Set type of progress output (auto, plain, tty)")
 	fl.StringVar(&f.network, "network", "default", "Set the networking mode for the RUN instructions (default = host, host, none)")
+	fl.StringArrayVar(&f.devices, "device", nil, "Add a host device or a CDI device (vendor.com/class=name) to RUN steps")
 	fl.StringVar(&f.platform, "platform", "", "Set platform for the build (the host's only)")
 	fl.StringVar(&f.timestamp, "timestamp", "", "Set created timestamps and clamp file times to this Unix time (default: $SOURCE_DATE_EPOCH)")
 	fl.BoolVar(&f.rm, "rm", true, "Remove intermediate containers after a successful build (always done)")
@@ -75,7 +77,7 @@ func runBuild(cmd *cobra.Command, contextArg string, f *buildFlags) error {
 	ctx := cmd.Context()
 	o := &build.Options{Target: f.target, NoCache: f.noCache, Pull: f.pull, Quiet: f.quiet, Network: f.network,
 		Platform: f.platform, Out: cmd.OutOrStdout(), BuildArgs: map[string]string{},
-		Secrets: map[string]string{}}
+		Secrets: map[string]string{}, Devices: f.devices}
 	switch f.progress {
 	case "auto", "plain", "tty":
 		o.Progress = f.progress
