@@ -91,3 +91,34 @@ func TestAllLatestFilterTargets(t *testing.T) {
 		t.Errorf("after restart: %s", got)
 	}
 }
+
+func TestPodmanGlobalFlags(t *testing.T) {
+	b := withImage(t)
+	// --noout silences standard output, not errors.
+	if r := b.Run("--noout", "create", "--name", "quiet", "localhost/bb:1", "true").WantSuccess(t); r.Stdout != "" {
+		t.Errorf("--noout create printed %q", r.Stdout)
+	}
+	if r := b.Run("--noout", "rm", "quiet").WantSuccess(t); r.Stdout != "" {
+		t.Errorf("--noout rm printed %q", r.Stdout)
+	}
+	wantFailure(t, b.Run("--noout", "rm", "quiet"), "quiet")
+	// Values that describe what berth does are accepted.
+	b.Run("--storage-opt=", "--events-backend", "file", "--cgroup-manager=cgroupfs", "ps").WantSuccess(t)
+	for _, args := range [][]string{
+		{"--runtime-flag", "invalidflag", "ps"},
+		{"--storage-opt", "size=1G", "ps"},
+		{"--events-backend", "journald", "ps"},
+		{"--cgroup-manager", "systemd", "ps"},
+		{"--network-cmd-path", "/usr/bin/slirp4netns", "ps"},
+		{"--tmpdir", "/tmp", "ps"},
+		{"--url", "unix:///run/x.sock", "ps"},
+	} {
+		wantFailure(t, b.Run(args...), "is not supported")
+	}
+	// --help still works with a remote flag, as Podman's does.
+	if r := b.Run("--url", "foo", "--help").WantSuccess(t); !strings.Contains(r.Stdout, "Usage:") {
+		t.Errorf("--url foo --help: %q", r.Stdout)
+	}
+	// An unknown global flag is reported as a flag, not as the command its next word would be.
+	b.Run("--nosuch", "stop", "x").WantError(t, 125, "unknown flag: --nosuch")
+}

@@ -44,7 +44,9 @@ func run(args []string) int {
 		g := &cli.Globals{}
 		root := newRootCommand(g)
 		root.SetArgs(args)
-		err = root.ExecuteContext(ctx)
+		if err = checkGlobalFlags(root, args); err == nil {
+			err = root.ExecuteContext(ctx)
+		}
 		g.Close()
 	}
 	if err != nil {

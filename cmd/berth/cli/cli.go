@@ -26,6 +26,8 @@ import (
 type Globals struct {
 	Root, RunRoot, StorageDriver, LogLevel, Config, Runtime string
 
+	podman podmanGlobals
+
 	engine *engine.Engine
 }
 
@@ -39,6 +41,7 @@ func (g *Globals) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.LogLevel, "log-level", "", "Log level: debug, info, warn, error")
 	fs.StringVar(&g.Config, "config", "", "Config file to read instead of the system and user files")
 	fs.StringVar(&g.Runtime, "runtime", "", "OCI runtime: berth's own by default, or runc/crun by name or path")
+	g.podman.add(fs)
 }
 
 // WithGlobals stores g in ctx for Engine to find.
@@ -66,6 +69,9 @@ func (g *Globals) Setup(fs *pflag.FlagSet) error {
 	set("storage-driver", &cfg.StorageDriver, g.StorageDriver)
 	set("log-level", &cfg.LogLevel, g.LogLevel)
 	set("runtime", &cfg.Runtime, g.Runtime)
+	if err := g.podman.apply(fs); err != nil {
+		return err
+	}
 	lvl, err := logrus.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return Invalid("invalid --log-level %q: want debug, info, warn or error", cfg.LogLevel)
