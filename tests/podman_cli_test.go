@@ -122,3 +122,42 @@ func TestPodmanGlobalFlags(t *testing.T) {
 	// An unknown global flag is reported as a flag, not as the command its next word would be.
 	b.Run("--nosuch", "stop", "x").WantError(t, 125, "unknown flag: --nosuch")
 }
+
+func TestPodmanImageCommands(t *testing.T) {
+	b := withImage(t)
+	b.Run("tag", "localhost/bb:1", "registry.example/one:1", "two:2").WantSuccess(t)
+	b.Run("image", "exists", "registry.example/one:1").WantSuccess(t)
+	b.Run("image", "exists", "two:2").WantSuccess(t)
+	b.Run("untag", "localhost/bb:1", "two:2").WantSuccess(t)
+	if r := b.Run("image", "exists", "two:2"); r.Code != 1 || r.Stdout != "" || r.Stderr != "" {
+		t.Errorf("image exists of a removed tag: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+	}
+	wantFailure(t, b.Run("untag", "localhost/bb:1", "two:2"), "two:2: tag not known")
+	id := strings.TrimSpace(b.Run("image", "inspect", "--format", "{{.Id}}", "localhost/bb:1").WantSuccess(t).Stdout)
+	b.Run("untag", id).WantSuccess(t)
+	if got := b.Run("image", "inspect", "--format", "{{.RepoTags}}", id).WantSuccess(t).Stdout; got != "[]\n" {
+		t.Errorf("untag of every name left %q", got)
+	}
+	b.Run("tag", id, "localhost/bb:1").WantSuccess(t)
+
+	// Podman's listing fields and flags.
+	b.Run("tag", "localhost/bb:1", "localhost/aa:1").WantSuccess(t)
+	out := b.Run("images", "--noheading", "--sort", "repository", "--format", "table {{.Repository}} {{.Dangling}} {{.Names}}").WantSuccess(t).Stdout
+	if want := "localhost/aa false [localhost/bb:1 localhost/aa:1]\nlocalhost/bb false [localhost/bb:1 localhost/aa:1]\n"; out != want {
+		t.Errorf("images --noheading --sort repository: %q, want %q", out, want)
+	}
+	wantFailure(t, b.Run("images", "--sort", "colour"), "invalid --sort")
+	if out := b.Run("history", "--human=false", "--format", "{{.Created}}", "localhost/bb:1").WantSuccess(t).Stdout; !strings.Contains(out, "T") || strings.Contains(out, "ago") {
+		t.Errorf("history --human=false .Created: %q", out)
+	}
+
+	b.Run("create", "--name", "here", "localhost/bb:1").WantSuccess(t)
+	b.Run("container", "exists", "here").WantSuccess(t)
+	if r := b.Run("container", "exists", "--external", "nosuch"); r.Code != 1 || r.Stderr != "" {
+		t.Errorf("container exists of a missing container: exit %d, %q", r.Code, r.Stderr)
+	}
+	out = b.Run("ps", "-a", "--noheading", "--sort", "names", "--format", "{{.Names}}").WantSuccess(t).Stdout
+	if out != "here\n" {
+		t.Errorf("ps --noheading --sort names: %q", out)
+	}
+}

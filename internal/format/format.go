@@ -45,6 +45,8 @@ type List struct {
 	Quiet string
 	// QuietOn selects Quiet.
 	QuietOn bool
+	// NoHeading leaves out a table's header line (Podman's --noheading).
+	NoHeading bool
 }
 
 var fieldRE = regexp.MustCompile(`\{\{\s*\.(\w+)[^}]*\}\}`)
@@ -81,7 +83,9 @@ func (l List) Write(w io.Writer, rows []any) error {
 	if table {
 		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
 		out = tw
-		fmt.Fprintln(tw, l.header(f))
+		if !l.NoHeading {
+			fmt.Fprintln(tw, l.header(f))
+		}
 	}
 	for _, r := range rows {
 		if err := tmpl.Execute(out, r); err != nil {

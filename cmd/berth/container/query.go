@@ -146,9 +146,9 @@ func status(c *engine.Container) string {
 }
 
 func psCommand(use string) *cobra.Command {
-	var all, quiet, noTrunc, latest, size bool
+	var all, quiet, noTrunc, latest, size, noHeading bool
 	var last int
-	var f string
+	var f, sortBy string
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS]",
@@ -167,16 +167,19 @@ func psCommand(use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if last > 0 && len(cs) > last { // the newest, before any --sort
+				cs = cs[:last]
+			}
+			if err := sortContainers(cs, sortBy); err != nil {
+				return err
+			}
 			store, err := e.Images(ctx)
 			if err != nil {
 				return err
 			}
 			images := map[string]*libimage.Image{} // each image looked up once
 			var rows []any
-			for i, c := range cs {
-				if last > 0 && i >= last {
-					break
-				}
+			for _, c := range cs {
 				if !all && last <= 0 && !c.Active() && len(pf["status"]) == 0 && len(pf["exited"]) == 0 {
 					continue
 				}
@@ -226,7 +229,7 @@ func psCommand(use string) *cobra.Command {
 			if size {
 				def += "\t{{.Size}}"
 			}
-			return format.List{Format: f, Quiet: "ID", QuietOn: quiet, Default: def,
+			return format.List{Format: f, Quiet: "ID", QuietOn: quiet, Default: def, NoHeading: noHeading,
 				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES"},
 			}.Write(cmd.OutOrStdout(), rows)
 		},
@@ -242,6 +245,8 @@ func psCommand(use string) *cobra.Command {
 	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
 	// Podman lists containers other tools (buildah) made in its storage; berth's storage holds
 	// only berth's containers, so the listing is the same with it.
+	fl.BoolVar(&noHeading, "noheading", false, "Do not print the table's header line")
+	fl.StringVar(&sortBy, "sort", "created", "Sort by command, created, id, image, names, runningfor, size or status")
 	fl.Bool("external", false, "Also show containers of other tools in the storage (berth's storage has none)")
 	return cmd
 }

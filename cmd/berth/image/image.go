@@ -19,9 +19,10 @@ func Commands() []*cobra.Command {
 	ls.Aliases = []string{"list"}
 	rm := removeCommand("rm")
 	group.AddCommand(ls, rm, pullCommand(), pushCommand(), inspectCommand(), tagCommand(), pruneCommand(),
-		historyCommand(), saveCommand(), loadCommand(), importCommand(), buildCommand())
+		historyCommand(), saveCommand(), loadCommand(), importCommand(), buildCommand(), untagCommand(), existsCommand())
 	return []*cobra.Command{group, listCommand("images"), removeCommand("rmi"), pullCommand(), pushCommand(),
-		tagCommand(), historyCommand(), saveCommand(), loadCommand(), importCommand(), loginCommand(), logoutCommand()}
+		tagCommand(), historyCommand(), saveCommand(), loadCommand(), importCommand(), loginCommand(), logoutCommand(),
+		untagCommand()}
 }
 
 // store opens the image store of the command's engine.

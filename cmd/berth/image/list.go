@@ -24,14 +24,23 @@ type imageRow struct {
 	CreatedAt    string
 	Size         string
 	Containers   string
-	created      time.Time
+	// Podman's fields.
+	Names       []string
+	Labels      map[string]string
+	Created     string // as CreatedSince
+	Dangling    bool
+	ReadOnly    bool
+	VirtualSize string
+	SharedSize  string
+	created     time.Time
+	size        int64
 }
 
 func listCommand(use string) *cobra.Command {
 	var (
-		all, quiet, digests, noTrunc bool
-		filters                      []string
-		f                            string
+		all, quiet, digests, noTrunc, noHeading bool
+		filters                                 []string
+		f, sortBy                               string
 	)
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] [REPOSITORY[:TAG]]",
@@ -78,12 +87,14 @@ func listCommand(use string) *cobra.Command {
 					rows = append(rows, r)
 				}
 			}
-			sort.SliceStable(rows, func(i, j int) bool { return rows[i].(imageRow).created.After(rows[j].(imageRow).created) })
+			if err := sortImageRows(rows, sortBy); err != nil {
+				return err
+			}
 			def := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 			if digests {
 				def = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 			}
-			return format.List{Format: f, Default: def, Quiet: "ID", QuietOn: quiet,
+			return format.List{Format: f, Default: def, Quiet: "ID", QuietOn: quiet, NoHeading: noHeading,
 				Headers: map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT"},
 			}.Write(cmd.OutOrStdout(), rows)
 		},
@@ -95,17 +106,47 @@ func listCommand(use string) *cobra.Command {
 	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
 	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output (dangling=, reference=, label=, before=, since=)")
 	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
+	fl.BoolVarP(&noHeading, "noheading", "n", false, "Do not print the table's header line")
+	fl.StringVar(&sortBy, "sort", "created", "Sort by created, id, repository, size or tag")
 	return cmd
+}
+
+// sortImageRows orders rows for --sort: newest first by created, else ascending.
+func sortImageRows(rows []any, by string) error {
+	row := func(i int) imageRow { return rows[i].(imageRow) }
+	var less func(a, b imageRow) bool
+	switch by {
+	case "created", "":
+		less = func(a, b imageRow) bool { return a.created.After(b.created) }
+	case "id":
+		less = func(a, b imageRow) bool { return a.ID < b.ID }
+	case "repository":
+		less = func(a, b imageRow) bool { return a.Repository < b.Repository }
+	case "tag":
+		less = func(a, b imageRow) bool { return a.Tag < b.Tag }
+	case "size":
+		less = func(a, b imageRow) bool { return a.size < b.size }
+	default:
+		return cli.Invalid("invalid --sort %q: want created, id, repository, size or tag", by)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return less(row(i), row(j)) })
+	return nil
 }
 
 // imageRows gives one row per name of img, or a single <none> row for an untagged image.
 func imageRows(img *libimage.Image, noTrunc bool) []imageRow {
 	base := imageRow{ID: img.ShortID(), Digest: "<none>", Size: humanSize(img.Size),
 		CreatedSince: units.HumanDuration(time.Since(img.Created)) + " ago", CreatedAt: img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		Containers: "N/A", created: img.Created}
+		Containers: "N/A", created: img.Created, size: img.Size,
+		Names: img.Names, Labels: img.Config.Config.Labels, Dangling: len(img.Names) == 0,
+		VirtualSize: humanSize(img.Size), SharedSize: "N/A"}
+	if base.Names == nil {
+		base.Names = []string{}
+	}
 	if img.Created.IsZero() || img.Created.Unix() <= 0 {
 		base.CreatedSince = "N/A"
 	}
+	base.Created = base.CreatedSince
 	if noTrunc {
 		base.ID = img.ID
 	}

@@ -48,15 +48,20 @@ func inspectCommand() *cobra.Command {
 
 func tagCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Args:  cli.ExactArgs(2),
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG] [TARGET_IMAGE[:TAG]...]",
+		Short: "Create tags TARGET_IMAGE that refer to SOURCE_IMAGE",
+		Args:  cli.MinimumArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, ctx, err := store(cmd)
 			if err != nil {
 				return err
 			}
-			return s.Tag(ctx, args[0], args[1])
+			for _, target := range args[1:] {
+				if err := s.Tag(ctx, args[0], target); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 }
@@ -128,6 +133,7 @@ func reclaimed(lines []string) string {
 
 type historyRow struct {
 	ID           string
+	Created      string // Podman's: CreatedSince, or with --human=false CreatedAt
 	CreatedSince string
 	CreatedAt    string
 	CreatedBy    string
@@ -159,6 +165,10 @@ func historyCommand() *cobra.Command {
 			for _, h := range hist {
 				r := historyRow{ID: "<missing>", CreatedBy: h.CreatedBy, Comment: h.Comment,
 					CreatedSince: units.HumanDuration(time.Since(h.Created)) + " ago", CreatedAt: h.Created.Format(time.RFC3339)}
+				if !human { // as docker history --human=false: the time itself in CREATED
+					r.CreatedSince = r.CreatedAt
+				}
+				r.Created = r.CreatedSince
 				if h.ID != "" {
 					r.ID = h.ID
 					if !noTrunc {
