@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-project/berth/tests/fixture"
 )
 
 // widgetSpec is a made-up vendor's CDI spec: a device node (backed by the host's /dev/zero),
@@ -138,4 +140,24 @@ func TestCDIBuildDevice(t *testing.T) {
 		t.Errorf("build RUN with a CDI device wrote %q", got)
 	}
 	b.Run("build", "-q", "--device", "test.berth.dev/widget=nope", ctx).WantError(t, 125, "unresolvable CDI devices")
+}
+
+func TestRootlessCDIDevice(t *testing.T) {
+	b := NewRootlessBerth(t)
+	dir := filepath.Dir(b.Root)
+	p := filepath.Join(dir, "bb.tar")
+	if err := fixture.WriteDockerArchive(p, "localhost/bb:1", busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	b.Run("load", "-i", p).WantSuccess(t)
+	specs := filepath.Join(dir, "cdi")
+	os.MkdirAll(specs, 0o755)
+	spec := "cdiVersion: \"0.6.0\"\nkind: test.berth.dev/widget\ndevices:\n- name: w0\n  containerEdits:\n    deviceNodes:\n    - path: /dev/widget0\n      hostPath: /dev/zero\n    env: [WIDGET=w0]\n"
+	os.WriteFile(filepath.Join(specs, "widget.yaml"), []byte(spec), 0o644)
+	b.Env = append(b.Env, "BERTH_CDI_SPEC_DIRS="+specs)
+	out := b.Run("run", "--rm", "--device", "test.berth.dev/widget=w0", "localhost/bb:1", "sh", "-c", "head -c 7 /dev/widget0 | wc -c; echo $WIDGET").WantSuccess(t).Stdout
+	if out != "7\nw0\n" {
+		t.Errorf("rootless container with a CDI device saw %q", out)
+	}
 }

@@ -129,6 +129,26 @@ func (r *Registry) Inject(s *specs.Spec, names []string) error {
 	return nil
 }
 
+// HostPaths maps the container path of each device node the named devices (and their specs)
+// add to the host node it comes from, where the two differ.
+func (r *Registry) HostPaths(names []string) map[string]string {
+	m := map[string]string{}
+	add := func(e cdispec.ContainerEdits) {
+		for _, n := range e.DeviceNodes {
+			if n.HostPath != "" && n.HostPath != n.Path {
+				m[n.Path] = n.HostPath
+			}
+		}
+	}
+	for _, name := range names {
+		if d := r.cache.GetDevice(name); d != nil {
+			add(d.GetSpec().ContainerEdits)
+			add(d.ContainerEdits)
+		}
+	}
+	return m
+}
+
 // WriteSpec validates spec and writes it to path as YAML, through a temporary file renamed
 // into place so that a reader never sees half a spec.
 func WriteSpec(spec *cdispec.Spec, path string) (retErr error) {

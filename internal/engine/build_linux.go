@@ -219,12 +219,7 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 			s.Mounts = append(s.Mounts, *sm)
 		}
 	}
-	for _, d := range b.devices {
-		if err := addDevice(s, d); err != nil {
-			return nil, err
-		}
-	}
-	if err := b.e.injectCDI(s, b.cdiDevices); err != nil {
+	if err := b.e.addDevices(s, b.devices, b.cdiDevices); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -3,8 +3,6 @@ package engine
 import (
 	"sync"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
 	"github.com/berth-project/berth/internal/cdi"
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -35,21 +33,6 @@ func (e *Engine) checkCDIDevices(names []string) error {
 		return err
 	}
 	if err := reg.Check(names); err != nil {
-		return errdefs.Newf(errdefs.ErrInvalid, "%v", err)
-	}
-	return nil
-}
-
-// injectCDI applies the container edits of the named CDI devices to s.
-func (e *Engine) injectCDI(s *specs.Spec, names []string) error {
-	if len(names) == 0 {
-		return nil
-	}
-	reg, err := e.CDI()
-	if err != nil {
-		return err
-	}
-	if err := reg.Inject(s, names); err != nil {
 		return errdefs.Newf(errdefs.ErrInvalid, "%v", err)
 	}
 	return nil

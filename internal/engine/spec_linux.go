@@ -116,12 +116,7 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 			return nil, err
 		}
 	}
-	for _, d := range o.Devices {
-		if err := addDevice(s, d); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.injectCDI(s, o.CDIDevices); err != nil {
+	if err := e.addDevices(s, o.Devices, o.CDIDevices); err != nil {
 		return nil, err
 	}
 	if err := e.addMounts(ctx, c, s, rootfs); err != nil {
