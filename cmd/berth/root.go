@@ -7,6 +7,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/container"
 	"github.com/berth-project/berth/cmd/berth/image"
+	"github.com/berth-project/berth/cmd/berth/kube"
 	"github.com/berth-project/berth/cmd/berth/network"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
@@ -52,6 +53,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(image.BuildCommands()...)
 	root.AddCommand(container.Commands()...)
 	root.AddCommand(network.Command())
+	root.AddCommand(kube.Command())
 	root.AddCommand(runtime.Command())
 	root.AddCommand(cdi.Command())
 	return root

@@ -252,3 +252,21 @@ func roundTrip(t *testing.T, pods []PodSource, out []byte) {
 		}
 	}
 }
+
+// FuzzPlay decodes and translates arbitrary input: errors are fine, panics are not.
+func FuzzPlay(f *testing.F) {
+	files, _ := filepath.Glob("testdata/play*/*/input.yaml")
+	neg, _ := filepath.Glob("testdata/play-negative/*.yaml")
+	for _, p := range append(files, neg...) {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		Translate(m, PlayOptions{FilesDir: "/x"})
+	})
+}
