@@ -46,3 +46,23 @@ func TaggedRules(id string) ([]string, error) { return nil, notSupported("list r
 func Release(ctx context.Context, nsPath string, o SetupOptions) error {
 	return notSupported("release container network")
 }
+
+// DefaultUserNet is not supported off Linux.
+func DefaultUserNet() (string, error) { return "", notSupported("rootless network") }
+
+// CheckUserNet is not supported off Linux.
+func CheckUserNet(u UserNet) error { return notSupported("rootless network") }
+
+// StartUserNet is not supported off Linux.
+func StartUserNet(ctx context.Context, nsPath string, u UserNet, o UserNetOptions) error {
+	return notSupported("rootless network")
+}
+
+// StopUserNet is not supported off Linux.
+func StopUserNet(dir, id string) error { return notSupported("rootless network") }
+
+// UserNetIDs finds nothing off Linux.
+func UserNetIDs(dir string) []string { return nil }
+
+// HostGateway is unknown off Linux.
+func (u UserNet) HostGateway() string { return "" }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -222,6 +223,13 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 		// syscall, not x/sys/unix: this file builds everywhere and EADDRINUSE exists everywhere.
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return errdefs.Newf(errdefs.ErrInUse, "host port %s is already in use", name)
+		}
+		if errors.Is(err, syscall.EACCES) {
+			start := "1024"
+			if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil {
+				start = strings.TrimSpace(string(b))
+			}
+			return errdefs.Newf(errdefs.ErrInvalid, "cannot publish on %s: ports below %s need root (net.ipv4.ip_unprivileged_port_start); use a higher host port", name, start)
 		}
 		return errdefs.Newf(errdefs.ErrInvalid, "cannot publish on %s: %v", name, errors.Unwrap(err))
 	}

@@ -59,6 +59,7 @@ type NetworkRequest struct {
 // first kernel object is made (intent first), cleared once everything is released.
 type NetworkState struct {
 	NetNS       string               `json:",omitempty"` // $runroot/netns/<id>
+	UserNet     string               `json:",omitempty"` // pasta[:OPTIONS] or slirp4netns[:OPTIONS]: its helper runs
 	Attachments []libnet.Attachment  `json:",omitempty"`
 	Ports       []libnet.PortMapping `json:",omitempty"` // host ports resolved
 }
@@ -83,14 +84,20 @@ func (c *Container) NetworkNames() []string {
 	return out
 }
 
-// ParseNetworkMode splits --network values into a mode (none, host, container:REF) or a list
+// ParseNetworkMode splits --network values into a mode (none, host, container:REF,
+// pasta[:OPTIONS], slirp4netns[:OPTIONS]) or a list
 // of networks; mixing a mode with anything else is invalid. "bridge" names the default network.
 func ParseNetworkMode(values []string, defaultNetwork string) (mode string, nets []string, err error) {
 	for _, v := range values {
 		switch {
 		case v == "":
 			return "", nil, errdefs.Newf(errdefs.ErrInvalid, "invalid --network: empty name")
-		case v == NetworkNone || v == NetworkHost || strings.HasPrefix(v, "container:"):
+		case v == NetworkNone || v == NetworkHost || strings.HasPrefix(v, "container:") || libnet.IsUserNet(v):
+			if libnet.IsUserNet(v) {
+				if _, err := libnet.ParseUserNet(v); err != nil {
+					return "", nil, err
+				}
+			}
 			if v == "container:" {
 				return "", nil, errdefs.Newf(errdefs.ErrInvalid, "invalid --network %q: no container named", v)
 			}

@@ -170,6 +170,15 @@ func (e *Engine) hostsFor(c *Container, cs []*Container) string {
 	if len(own) == 0 {
 		own = []hostEntry{{IP: "127.0.1.1", Names: []string{hostname(c)}}}
 	}
+	if c.Net != nil && c.Net.UserNet != "" {
+		// A user-mode network reaches the host at an address of the helper's choosing, named
+		// as podman names it.
+		if u, err := libnet.ParseUserNet(c.Net.UserNet); err == nil {
+			if gateway = u.HostGateway(); gateway != "" {
+				own = append(own, hostEntry{IP: gateway, Names: []string{"host.containers.internal"}})
+			}
+		}
+	}
 	return hostsFile(own, c.Options.AddHosts, gateway, others)
 }
 
@@ -240,6 +249,16 @@ func (e *Engine) etcFiles(ctx context.Context, c *Container) (hosts, resolv stri
 	}
 	if len(servers) > 0 {
 		search = append([]string{dns.SearchDomain}, base.Search...)
+	}
+	if c.Net != nil && c.Net.UserNet != "" {
+		if u, err := libnet.ParseUserNet(c.Net.UserNet); err == nil {
+			switch {
+			case u.Nameserver() != "":
+				servers = []string{u.Nameserver()}
+			case len(base.Nameservers) == 0 && u.Mode == libnet.Pasta:
+				servers = []string{libnet.PastaDNS} // pasta forwards it to the host's resolver
+			}
+		}
 	}
 	if len(o.DNS) > 0 {
 		servers = o.DNS

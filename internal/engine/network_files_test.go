@@ -101,6 +101,13 @@ func TestParseNetworkMode(t *testing.T) {
 		{[]string{"none", "a"}, "", nil, true},
 		{[]string{"a", "a"}, "", nil, true},
 		{[]string{"container:"}, "", nil, true},
+		{[]string{"pasta"}, "pasta", nil, false},
+		{[]string{"pasta:-4,--mtu,1500"}, "pasta:-4,--mtu,1500", nil, false},
+		{[]string{"pasta:"}, "", nil, true},
+		{[]string{"slirp4netns:allow_host_loopback=true,cidr=10.9.0.0/24"}, "slirp4netns:allow_host_loopback=true,cidr=10.9.0.0/24", nil, false},
+		{[]string{"slirp4netns:bogus=1"}, "", nil, true},
+		{[]string{"slirp4netns:mtu=x"}, "", nil, true},
+		{[]string{"pasta", "a"}, "", nil, true},
 		{[]string{""}, "", nil, true},
 	} {
 		mode, nets, err := ParseNetworkMode(c.in, "berth")

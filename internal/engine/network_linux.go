@@ -61,7 +61,11 @@ func (e *Engine) resolveNetworkOptions(ctx context.Context, o *CreateOptions) er
 	switch {
 	case o.Network == "" && len(o.Networks) == 0:
 		if e.Config.Rootless {
-			o.Network = NetworkNone // rootless: its own network namespace with lo only
+			m, err := libnet.DefaultUserNet() // rootless: its own namespace, connected out by a helper
+			if err != nil {
+				return err
+			}
+			o.Network = m
 		} else {
 			o.Networks = []NetworkRequest{{Name: e.defaultNetworkName()}}
 		}
@@ -73,7 +77,13 @@ func (e *Engine) resolveNetworkOptions(ctx context.Context, o *CreateOptions) er
 		}
 		o.Network = "container:" + other.ID
 	}
+	if libnet.IsUserNet(o.Network) && !e.Config.Rootless {
+		return errdefs.Newf(errdefs.ErrNotSupported, "--network %s: pasta and slirp4netns networks are for rootless berth; as root use a bridge network", o.Network)
+	}
 	if o.Network != "" {
+		if libnet.IsUserNet(o.Network) {
+			return nil // ports are published by its helper
+		}
 		if len(o.Ports) > 0 || o.PublishAll {
 			if o.Network != NetworkNone && o.Network != NetworkHost {
 				return errdefs.Newf(errdefs.ErrInvalid, "conflicting options: port publishing and the container type network mode")
@@ -155,6 +165,9 @@ func exposedPorts(exposed map[string]struct{}) []libnet.PortMapping {
 // kernel object is made, so a berth killed halfway is cleaned by the next command.
 func (e *Engine) setupNetwork(ctx context.Context, c *Container) (retErr error) {
 	o := c.Options
+	if libnet.IsUserNet(o.Network) {
+		return e.prepareUserNet(ctx, c)
+	}
 	if o.Network != "" || len(o.Networks) == 0 {
 		return nil
 	}
@@ -339,6 +352,11 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 	start := time.Now()
 	defer func() { logrus.WithField("container", c.ID).Debugf("network: torn down in %s", time.Since(start)) }()
 	var errs []error
+	if st.UserNet != "" {
+		if err := libnet.StopUserNet(e.userNetDir(), c.ID); err != nil {
+			errs = append(errs, fmt.Errorf("network teardown of %s: %w", c.Name, err))
+		}
+	}
 	if st.NetNS != "" {
 		opts := libnet.SetupOptions{ContainerID: c.ID, Attachments: st.Attachments, Ports: st.Ports}
 		// The namespace goes first: with no process left in it the kernel destroys it in the

@@ -17,6 +17,9 @@ import (
 // the middle of a start, or a monitor killed with its container. A container whose lock is
 // held is being worked on and left alone.
 func (e *Engine) sweepNetworks(ctx context.Context) {
+	if e.Config.Rootless {
+		e.sweepUserNets(ctx)
+	}
 	db, err := e.DB(ctx)
 	if err != nil {
 		return

@@ -97,6 +97,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err != nil {
 		return nil, err
 	}
+	if err := e.connectUserNet(ctx, c, pid); err != nil {
+		return nil, err
+	}
 	if so.BeforeStart != nil {
 		if err := so.BeforeStart(c); err != nil {
 			return nil, err
