@@ -393,7 +393,11 @@ func (r *Runtime) Kill(id string, sig syscall.Signal, all bool) error {
 		if err != nil {
 			return err
 		}
-		return cg.Kill(sig)
+		// A rootless container without a delegated cgroup has none to list its processes:
+		// signal its init, whose death ends its pid namespace and every process in it.
+		if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
+			return cg.Kill(sig)
+		}
 	}
 	if err := unix.Kill(st.Pid, sig); err != nil {
 		return fmt.Errorf("kill %s: %w", id, err)

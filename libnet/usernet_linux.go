@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,7 +84,7 @@ func startPasta(ctx context.Context, ns *os.File, u UserNet, o UserNetOptions) e
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("start pasta: %s", helperMessage(stderr.String(), err))
+		return fmt.Errorf("start pasta: %s", helperMessage(stderr.String(), err, true))
 	}
 	return nil
 }
@@ -91,8 +92,15 @@ func startPasta(ctx context.Context, ns *os.File, u UserNet, o UserNetOptions) e
 // startSlirp runs slirp4netns (which stays in the foreground, so berth writes its pid file),
 // waits for it to report the namespace configured, then adds each port through its API.
 func startSlirp(ctx context.Context, ns *os.File, u UserNet, o UserNetOptions) error {
-	sock := slirpSocket(o.StateDir, o.ID)
-	_ = os.Remove(sock)
+	// The API socket's path is relative to the state directory, which slirp4netns runs in:
+	// a sun_path holds 107 bytes, less than a runtime root and a container ID may need.
+	sock := filepath.Base(slirpSocket(o.StateDir, o.ID))
+	_ = os.Remove(slirpSocket(o.StateDir, o.ID))
+	dir, err := os.Open(o.StateDir)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -101,6 +109,7 @@ func startSlirp(ctx context.Context, ns *os.File, u UserNet, o UserNetOptions) e
 	cmd := exec.Command(Slirp4netns, slirpArgs(u, sock)...)
 	cmd.ExtraFiles = []*os.File{ns, readyW} // fds 3 and 4
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = o.StateDir
 	logf, err := os.CreateTemp(o.StateDir, o.ID+".log")
 	if err != nil {
 		readyW.Close()
@@ -132,11 +141,11 @@ func startSlirp(ctx context.Context, ns *os.File, u UserNet, o UserNetOptions) e
 		if !ok {
 			<-exited
 			out, _ := os.ReadFile(logf.Name())
-			return fmt.Errorf("start slirp4netns: %s", helperMessage(string(out), errors.New("exited")))
+			return fmt.Errorf("start slirp4netns: %s", helperMessage(string(out), errors.New("exited"), false))
 		}
 	case err := <-exited:
 		out, _ := os.ReadFile(logf.Name())
-		return fmt.Errorf("start slirp4netns: %s", helperMessage(string(out), err))
+		return fmt.Errorf("start slirp4netns: %s", helperMessage(string(out), err, false))
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(10 * time.Second):
@@ -144,7 +153,7 @@ func startSlirp(ctx context.Context, ns *os.File, u UserNet, o UserNetOptions) e
 	}
 	for _, p := range o.Ports {
 		for i := uint16(0); i < max(p.Range, 1); i++ {
-			if err := slirpForward(sock, p, i); err != nil {
+			if err := slirpForward(fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), sock), p, i); err != nil {
 				return err
 			}
 		}
@@ -181,17 +190,24 @@ func slirpForward(sock string, p PortMapping, i uint16) error {
 	return nil
 }
 
-// helperMessage is the first meaningful line of the helper's output (what went wrong; a
-// usage text may follow), or err.
-func helperMessage(out string, err error) string {
+// helperMessage is the line of the helper's output that says what went wrong: pasta's
+// first (a usage text may follow), slirp4netns's last (it logs its progress first); else err.
+func helperMessage(out string, err error, first bool) string {
+	var msg string
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		// pasta also reports each line it could not send to syslog.
 		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "Failed to send") {
-			return l
+			msg = l
+			if first {
+				break
+			}
 		}
 	}
-	return err.Error()
+	if msg == "" {
+		return err.Error()
+	}
+	return msg
 }
 
 // StopUserNet ends the helper of container id, if its pid file names a live helper of that
@@ -205,7 +221,7 @@ func StopUserNet(dir, id string) error {
 	}
 	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if bytes.Contains(cmdline, []byte(pidFile)) || bytes.Contains(cmdline, []byte(sock)) {
+		if bytes.Contains(cmdline, []byte(pidFile)) || bytes.Contains(cmdline, []byte(filepath.Base(sock))) {
 			if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("stop network helper %d of %s: %w", pid, id, err)
 			}
