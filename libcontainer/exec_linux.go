@@ -151,11 +151,30 @@ func execMain() {
 		err = errors.New("exec: no process")
 	}
 	if err == nil {
+		// Nothing but stdio crosses into the process: the sync socket closes when the exec
+		// succeeds (the runtime reads EOF and returns at once, which exec --detach needs),
+		// and so does any descriptor the caller left open for us.
+		closeExtraFilesOnExec()
 		err = prepareExec(req.Process, req.Seccomp)
 	}
 	if err != nil {
 		_ = json.NewEncoder(sock).Encode(syncMsg{Type: "error", Msg: err.Error()})
 		os.Exit(exitCodeFor(err))
+	}
+}
+
+// closeExtraFilesOnExec marks every descriptor above stderr close-on-exec.
+func closeExtraFilesOnExec() {
+	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	var lim unix.Rlimit
+	max := uint64(1024)
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && lim.Cur < 1<<20 {
+		max = lim.Cur
+	}
+	for fd := 3; uint64(fd) < max; fd++ { // kernels before 5.11
+		unix.CloseOnExec(fd)
 	}
 }
 

@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Podman's command-line additions (its system tests use them in every setup and teardown).
@@ -160,4 +162,40 @@ func TestPodmanImageCommands(t *testing.T) {
 	if out != "here\n" {
 		t.Errorf("ps --noheading --sort names: %q", out)
 	}
+}
+
+// exec -d must not hold the caller's stdout (or any other descriptor it was given): a shell's
+// out=$(berth exec -d ...) reads to EOF and would wait for the detached process.
+func TestExecDetachClosesCallerFiles(t *testing.T) {
+	b := withImage(t)
+	b.Run("run", "-d", "--name", "host", "localhost/bb:1", "sleep", "1000").WantSuccess(t)
+	extra, err := os.CreateTemp(t.TempDir(), "fd3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	cmd := b.Cmd("exec", "-d", "host", "sleep", "1001")
+	cmd.ExtraFiles = []*os.File{extra} // fd 3, as bats leaves it
+	var out strings.Builder
+	cmd.Stdout = &out // a pipe: Wait returns only when every holder closed it
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || out.String() != "" {
+			t.Fatalf("exec -d: %v, stdout %q", err, out.String())
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("exec -d did not return: the detached process holds the caller's stdout")
+	}
+	probe := `for p in /proc/[0-9]*; do [ "$(tr '\0' ' ' <$p/cmdline)" = "sleep 1001 " ] || continue; for f in $p/fd/*; do echo "${f##*/} $(readlink $f)"; done; done`
+	fds := b.Run("exec", "host", "sh", "-c", probe).WantSuccess(t).Stdout
+	if want := "0 /dev/null\n1 /dev/null\n2 /dev/null\n"; fds != want {
+		t.Errorf("detached process's descriptors:\n%s\nwant:\n%s", fds, want)
+	}
+	b.Run("exec", "-d", "host", "nosuchcmd").WantError(t, 127, "nosuchcmd")
 }

@@ -111,6 +111,12 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 	if o.Interactive && !o.TTY {
 		cmd.Stdin = eio.Stdin
 	}
+	if o.Detach && !o.TTY {
+		// The runtime hands its stdio to the detached process, which outlives us: it gets
+		// /dev/null, as in Docker, so `out=$(berth exec -d ...)` returns at once instead of
+		// waiting for the process to close the caller's pipe.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
@@ -139,6 +145,15 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 	wg.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
+		if o.Detach { // the process did not start (the runtime's message went to /dev/null)
+			switch ee.ExitCode() {
+			case 127:
+				return 0, errdefs.Newf(errdefs.ErrCommandNotFound, "exec %s in %s: executable file not found", o.Cmd[0], c.Name)
+			case 126:
+				return 0, errdefs.Newf(errdefs.ErrCannotInvoke, "exec %s in %s: cannot invoke it", o.Cmd[0], c.Name)
+			}
+			return 0, fmt.Errorf("exec in %s: runtime %s exited with status %d", c.Name, filepath.Base(rt.Binary()), ee.ExitCode())
+		}
 		return ee.ExitCode(), nil
 	}
 	return 0, err
