@@ -864,3 +864,23 @@ int berth_init_main(int argc, char **argv) {
 		}
 	}
 }
+
+// ---- berth-pause: a pod's infra process (the binary is the pause image's /berth-pause) ----
+
+// berth_pause_main holds a pod's namespaces open for the pod's life: it sleeps in sigwaitinfo,
+// reaps whatever is reparented to it (it is pid 1 when the pod shares its pid namespace) and
+// exits 0 on SIGTERM, SIGINT or SIGHUP, as podman's catatonit -P does. Nothing else runs, so it
+// touches a few pages of the binary: see TestPodInfraMemory for its cost.
+int berth_pause_main(int argc, char **argv) {
+	(void)argc;
+	(void)argv;
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int sig = sigwaitinfo(&all, NULL);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) _exit(0);
+		while (waitpid(-1, NULL, WNOHANG) > 0) {
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/image"
 	"github.com/berth-project/berth/cmd/berth/kube"
 	"github.com/berth-project/berth/cmd/berth/network"
+	"github.com/berth-project/berth/cmd/berth/pod"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
 	"github.com/berth-project/berth/internal/userns"
@@ -54,6 +55,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(container.Commands()...)
 	root.AddCommand(network.Command())
 	root.AddCommand(kube.Command())
+	root.AddCommand(pod.Command())
 	root.AddCommand(runtime.Command())
 	root.AddCommand(cdi.Command())
 	return root

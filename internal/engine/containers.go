@@ -43,6 +43,9 @@ type Container struct {
 	Health       *HealthState `json:"-"`
 	// Net is what the container holds on its networks while they are set up.
 	Net *NetworkState `json:",omitempty"`
+	// Infra marks the infra container of pod Options.Pod: it holds the pod's namespaces and
+	// goes only with its pod.
+	Infra bool `json:",omitempty"`
 }
 
 // HealthState is what the monitor records of a container's health checks (Docker's shape).
@@ -75,36 +78,73 @@ func (e *Engine) runFile(c *Container, name string) string {
 func (e *Engine) LogPath(c *Container) string { return filepath.Join(e.containerDir(c.ID), "ctr.log") }
 
 // CreateContainer records a container from an image and gives it a writable layer and its
-// anonymous volumes.
+// anonymous volumes. With Options.Pod it joins that pod: its record is stored under the pod's
+// lock, so it never joins a pod being removed.
 func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Container, retErr error) {
-	store, err := e.Images(ctx)
+	if o.Pod != "" {
+		p, release, err := e.lockedPod(ctx, o.Pod)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		if err := joinPod(p, &o); err != nil {
+			return nil, err
+		}
+	}
+	c, undo, err := e.newContainer(ctx, o)
 	if err != nil {
 		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			undo()
+		}
+	}()
+	db, err := e.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Containers().Insert(ctx, c.ID, c.Name, c.Created.UnixNano(), c); err != nil {
+		return nil, err
+	}
+	if err := e.makeContainerStorage(ctx, c); err != nil {
+		_ = db.Containers().Delete(context.Background(), c.ID)
+		return nil, err
+	}
+	return c, nil
+}
+
+// newContainer validates o against its image and makes the container's record (not stored)
+// and its anonymous volumes; undo removes those volumes.
+func (e *Engine) newContainer(ctx context.Context, o CreateOptions) (c *Container, undo func(), retErr error) {
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	img, err := store.Lookup(ctx, o.Image)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := e.runtimeFor(o.Runtime); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := e.checkCDIDevices(o.CDIDevices); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id := randomID()
 	if o.Name == "" {
 		o.Name = "berth_" + id[:12]
 	} else if !validName(o.Name) {
-		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 	}
 	if o.Entrypoint == nil && len(o.Cmd) == 0 && len(img.Config.Config.Cmd) == 0 && len(img.Config.Config.Entrypoint) == 0 {
-		return nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
 	}
 	if o.PublishAll {
 		o.Ports = append(append([]libnet.PortMapping{}, o.Ports...), exposedPorts(img.Config.Config.ExposedPorts)...)
 	}
 	if err := e.resolveNetworkOptions(ctx, &o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The image's VOLUMEs become anonymous volumes unless something is mounted there.
 	for dst := range img.Config.Config.Volumes {
@@ -117,39 +157,39 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Conta
 		}
 	}
 	var anon []string
+	undo = func() {
+		for _, v := range anon {
+			_ = e.RemoveVolume(context.Background(), v, true)
+		}
+	}
 	defer func() {
 		if retErr != nil {
-			for _, v := range anon {
-				_ = e.RemoveVolume(context.Background(), v, true)
-			}
+			undo()
 		}
 	}()
 	for i, m := range o.Mounts {
 		if m.Type == "volume" && m.Source == "" {
 			v, err := e.CreateVolume(ctx, "", map[string]string{"berth.anonymous": "true"})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			o.Mounts[i].Source = v.Name
 			anon = append(anon, v.Name)
 		}
 	}
-	c = &Container{ID: id, Name: o.Name, ImageID: img.ID, Options: o, Created: time.Now().UTC(), State: StateCreated}
-	db, err := e.DB(ctx)
+	return &Container{ID: id, Name: o.Name, ImageID: img.ID, Options: o, Created: time.Now().UTC(), State: StateCreated}, undo, nil
+}
+
+// makeContainerStorage gives a recorded container its writable layer and directory.
+func (e *Engine) makeContainerStorage(ctx context.Context, c *Container) error {
+	store, err := e.Images(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := db.Containers().Insert(ctx, c.ID, c.Name, c.Created.UnixNano(), c); err != nil {
-		return nil, err
+	if err := store.CreateContainerLayer(ctx, c.ID, c.ImageID); err != nil {
+		return err
 	}
-	if err := store.CreateContainerLayer(ctx, id, img.ID); err != nil {
-		_ = db.Containers().Delete(ctx, id)
-		return nil, err
-	}
-	if err := os.MkdirAll(e.containerDir(id), 0o700); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return os.MkdirAll(e.containerDir(c.ID), 0o700)
 }
 
 // Container loads a container by name, id or id prefix, reconciling its state first.
@@ -303,6 +343,7 @@ type RemoveOptions struct {
 	Depend bool
 	// Removed, when set, is told the id of every container removed (dependents first).
 	Removed func(id string)
+	withPod bool // an infra container goes only with its pod (RemovePod)
 }
 
 // RemoveContainer removes a container; a running one only with Force, after killing it. It
@@ -311,6 +352,13 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 	c, err := e.Container(ctx, ref)
 	if err != nil {
 		return err
+	}
+	if c.Infra && !o.withPod {
+		name := c.Options.Pod
+		if p, err := e.Pod(ctx, c.Options.Pod); err == nil {
+			name = p.Name
+		}
+		return errdefs.Newf(errdefs.ErrInUse, "container %s is the infra container of pod %s and cannot be removed without removing the pod", c.Name, name)
 	}
 	if err := e.removeDependents(ctx, c, o); err != nil {
 		return err
@@ -365,7 +413,12 @@ func (e *Engine) removeLocked(ctx context.Context, c *Container, volumes bool) e
 	if err != nil {
 		return err
 	}
-	if err := db.Containers().Delete(ctx, c.ID); err != nil {
+	if c.Infra { // its record goes with its pod's, in one transaction
+		err = db.Pods().Delete(ctx, c.Options.Pod, c.ID)
+	} else {
+		err = db.Containers().Delete(ctx, c.ID)
+	}
+	if err != nil {
 		return err
 	}
 	if volumes || c.Options.Rm {
@@ -408,7 +461,7 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, c := range cs {
-		if c.Active() {
+		if c.Active() || c.Infra { // an infra container goes with its pod
 			continue
 		}
 		if err := e.RemoveContainer(ctx, c.ID, RemoveOptions{}); err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrInUse) {

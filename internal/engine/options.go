@@ -63,6 +63,9 @@ type CreateOptions struct {
 	DNS        []string             `json:",omitempty"`
 	DNSSearch  []string             `json:",omitempty"`
 	DNSOptions []string             `json:",omitempty"`
+	// Pod is the pod the container joins (a name or id, stored as the id): it shares the
+	// namespaces the pod shares, through the pod's infra container.
+	Pod string `json:",omitempty"`
 }
 
 // Mount is one -v, --mount or --tmpfs.

@@ -127,6 +127,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 		return nil, err
 	}
 	setNetNS(s, nsPath, hostNet)
+	if err := e.joinPodNamespaces(ctx, c, s); err != nil {
+		return nil, err
+	}
 	s.Annotations = o.Labels
 	return s, nil
 }

@@ -43,6 +43,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if c.Active() {
 		return c, nil
 	}
+	if err := e.startPodInfra(ctx, c); err != nil {
+		return nil, err
+	}
 	rt, err := e.runtimeFor(c.Options.Runtime)
 	if err != nil {
 		return nil, err
@@ -229,6 +232,7 @@ func (e *Engine) CleanupContainer(ctx context.Context, ref string) error {
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err
 	}
+	defer e.podMemberExited(ctx, c)
 	if c.Options.Rm && c.State == StateExited {
 		return e.removeLocked(ctx, c, true)
 	}

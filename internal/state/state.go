@@ -33,6 +33,7 @@ var components = []component{
 	{"volumes", volumeMigrations},
 	{"buildcache", buildCacheMigrations},
 	{"networks", networkMigrations},
+	{"pods", podMigrations},
 }
 
 var coreMigrations = []string{

@@ -218,3 +218,22 @@ func KeyValues(flag string, kvs []string, needValue bool) (map[string]string, er
 	}
 	return out, nil
 }
+
+// PullMissing runs `berth pull` for ref, its progress on stderr, unless the image is stored.
+func PullMissing(cmd *cobra.Command, ref string) error {
+	store, err := Engine(cmd).Images(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if _, err := store.Lookup(cmd.Context(), ref); !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	pull, _, err := cmd.Root().Find([]string{"pull"})
+	if err != nil || pull.RunE == nil {
+		return errdefs.Newf(errdefs.ErrNotFound, "image %s not found", ref)
+	}
+	pull.SetContext(cmd.Context())
+	pull.SetOut(cmd.ErrOrStderr())
+	pull.SetErr(cmd.ErrOrStderr())
+	return pull.RunE(pull, []string{ref})
+}

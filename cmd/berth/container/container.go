@@ -55,6 +55,7 @@ type createFlags struct {
 	networks, publish, aliases, addHosts []string
 	ip, mac                              string
 	gpus                                 string
+	pod                                  string
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -115,6 +116,7 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.DNSOptions, "dns-option", nil, "Set DNS options")
 	fs.StringArrayVar(&f.o.DNSOptions, "dns-opt", nil, "Set DNS options")
 	_ = fs.MarkHidden("dns-opt")
+	fs.StringVar(&f.pod, "pod", "", "Run the container in a pod: NAME, or new:NAME to create the pod with the container's network options")
 }
 
 // networkOptions validates the network flags into o.
@@ -383,8 +385,15 @@ func (f *createFlags) create(cmd *cobra.Command, args []string) (*engine.Contain
 	case lookErr != nil:
 		return nil, lookErr
 	}
+	newPod, err := f.joinPod(cmd, &o)
+	if err != nil {
+		return nil, err
+	}
 	c, err := e.CreateContainer(ctx, o)
 	if err != nil {
+		if newPod != nil {
+			_ = e.RemovePod(context.Background(), newPod.ID, engine.PodRemoveOptions{Force: true})
+		}
 		return nil, err
 	}
 	if f.cidfile != "" {
@@ -394,6 +403,31 @@ func (f *createFlags) create(cmd *cobra.Command, args []string) (*engine.Contain
 		}
 	}
 	return c, nil
+}
+
+// joinPod applies --pod: new:NAME creates the pod first, with the container's network,
+// ports, hosts, DNS and hostname, which then belong to the pod; it returns that new pod.
+func (f *createFlags) joinPod(cmd *cobra.Command, o *engine.CreateOptions) (*engine.Pod, error) {
+	if f.pod == "" {
+		return nil, nil
+	}
+	name, isNew := engine.PodRef(f.pod)
+	if !isNew {
+		o.Pod = name
+		return nil, nil
+	}
+	if name == "" {
+		return nil, cli.Invalid("invalid --pod %q: new: needs a pod name", f.pod)
+	}
+	po := engine.PodOptions{Name: name, Hostname: o.Hostname, Network: o.Network, Networks: o.Networks, Ports: o.Ports,
+		AddHosts: o.AddHosts, DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions}
+	o.Hostname, o.Network, o.Networks, o.Ports, o.AddHosts, o.DNS, o.DNSSearch, o.DNSOptions = "", "", nil, nil, nil, nil, nil, nil
+	p, err := cli.Engine(cmd).CreatePod(cmd.Context(), po)
+	if err != nil {
+		return nil, err
+	}
+	o.Pod = p.ID
+	return p, nil
 }
 
 // pullImage runs `berth pull` for a missing image, with its progress on stderr.

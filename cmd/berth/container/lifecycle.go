@@ -35,7 +35,9 @@ func rmCommand() *cobra.Command {
 				return err
 			}
 			for _, c := range cs {
-				args = append(args, c.ID)
+				if !c.Infra { // it goes with its pod (pod rm)
+					args = append(args, c.ID)
+				}
 			}
 		}
 		o.Timeout = timeout()

@@ -22,6 +22,7 @@ import (
 
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State, Size, Labels, Mounts, Networks string
+	Pod, PodName                                                                                           string
 }
 
 // psFilter is the set of --filter KEY=VALUE: values of one key are ORed, keys are ANDed.
@@ -32,12 +33,12 @@ func parsePsFilters(fs []string) (psFilter, error) {
 	for _, f := range fs {
 		k, v, ok := strings.Cut(f, "=")
 		switch k {
-		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health", "network", "publish", "expose", "restart-policy":
+		case "status", "name", "label", "ancestor", "exited", "id", "before", "since", "volume", "health", "network", "publish", "expose", "restart-policy", "pod":
 		default:
 			ok = false
 		}
 		if !ok {
-			return nil, cli.Invalid("invalid filter %q: want status, name, label, ancestor, exited, id, before, since, volume, health, network, publish or expose", f)
+			return nil, cli.Invalid("invalid filter %q: want status, name, label, ancestor, exited, id, before, since, volume, health, network, publish, expose or pod", f)
 		}
 		if k == "status" {
 			switch v {
@@ -63,7 +64,22 @@ func parsePsFilters(fs []string) (psFilter, error) {
 	return out, nil
 }
 
-func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Container) bool {
+// podNames maps pod ids to names, read once per ps when --pod or a pod filter needs them.
+type podNames map[string]string
+
+func readPodNames(ctx context.Context, e *engine.Engine) (podNames, error) {
+	ps, err := e.Pods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := podNames{}
+	for _, p := range ps {
+		out[p.ID] = p.Name
+	}
+	return out, nil
+}
+
+func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Container, pods podNames) bool {
 	any := func(key string, fn func(v string) bool) bool {
 		vs, ok := pf[key]
 		if !ok {
@@ -117,6 +133,9 @@ func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Contai
 		}) &&
 		any("publish", func(v string) bool { return c.Net != nil && c.Active() && portMatches(c.Net.Ports, v, true) }) &&
 		any("expose", func(v string) bool { return portMatches(c.Options.Ports, v, false) }) &&
+		any("pod", func(v string) bool {
+			return c.Options.Pod != "" && (pods[c.Options.Pod] == v || strings.HasPrefix(c.Options.Pod, v))
+		}) &&
 		any("health", func(v string) bool {
 			h := "none"
 			if c.Health != nil {
@@ -146,7 +165,7 @@ func status(c *engine.Container) string {
 }
 
 func psCommand(use string) *cobra.Command {
-	var all, quiet, noTrunc, latest, size, noHeading bool
+	var all, quiet, noTrunc, latest, size, noHeading, pod bool
 	var last int
 	var f, sortBy string
 	var filters []string
@@ -177,13 +196,19 @@ func psCommand(use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var pods podNames
+			if pod || len(pf["pod"]) > 0 {
+				if pods, err = readPodNames(ctx, e); err != nil {
+					return err
+				}
+			}
 			images := map[string]*libimage.Image{} // each image looked up once
 			var rows []any
 			for _, c := range cs {
 				if !all && last <= 0 && !c.Active() && len(pf["status"]) == 0 && len(pf["exited"]) == 0 {
 					continue
 				}
-				if !pf.match(ctx, e, c) {
+				if !pf.match(ctx, e, c, pods) {
 					continue
 				}
 				img, ok := images[c.ImageID]
@@ -211,8 +236,12 @@ func psCommand(use string) *cobra.Command {
 					mounts = append(mounts, m.Source)
 				}
 				r.Labels, r.Mounts = strings.Join(labels, ","), strings.Join(mounts, ",")
+				r.Pod, r.PodName = c.Options.Pod, pods[c.Options.Pod]
 				if !noTrunc {
 					r.ID = c.ID[:12]
+					if len(r.Pod) > 12 {
+						r.Pod = r.Pod[:12]
+					}
 					if len(r.Command) > 20 {
 						r.Command = r.Command[:19] + "…"
 					}
@@ -229,8 +258,11 @@ func psCommand(use string) *cobra.Command {
 			if size {
 				def += "\t{{.Size}}"
 			}
+			if pod {
+				def += "\t{{.Pod}}\t{{.PodName}}"
+			}
 			return format.List{Format: f, Quiet: "ID", QuietOn: quiet, Default: def, NoHeading: noHeading,
-				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES"},
+				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES", "Pod": "POD ID", "PodName": "PODNAME"},
 			}.Write(cmd.OutOrStdout(), rows)
 		},
 	}
@@ -241,6 +273,7 @@ func psCommand(use string) *cobra.Command {
 	fl.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
 	fl.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
 	fl.BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	fl.BoolVarP(&pod, "pod", "p", false, "Print the ID and name of the pod the containers are in")
 	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided")
 	fl.StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
 	// Podman lists containers other tools (buildah) made in its storage; berth's storage holds

@@ -60,12 +60,18 @@ func (t *targetFlags) resolve(cmd *cobra.Command, args []string, selected func(*
 			cs = cs[:1] // newest first
 		}
 	}
+	var pods podNames
+	if len(pf["pod"]) > 0 {
+		if pods, err = readPodNames(ctx, e); err != nil {
+			return nil, err
+		}
+	}
 	var out []string
 	for i, c := range cs {
 		if len(args) == 0 && !t.latest && selected != nil && !selected(c) {
 			continue
 		}
-		if !pf.match(ctx, e, c) {
+		if !pf.match(ctx, e, c, pods) {
 			continue
 		}
 		if len(args) > 0 {
