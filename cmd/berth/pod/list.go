@@ -195,14 +195,11 @@ func psCommand() *cobra.Command {
 			if ctrStatus {
 				def += "\t{{.ContainerStatuses}}"
 			}
-			if noHeading && (f == "" || f == "table") {
-				def = strings.TrimPrefix(def, "table ")
-			}
 			rows := make([]any, len(items))
 			for i, it := range items {
 				rows[i] = it.row
 			}
-			return format.List{Format: f, Default: def, Quiet: "ID", QuietOn: quiet,
+			return format.List{Format: f, Default: def, Quiet: "ID", QuietOn: quiet, NoHeading: noHeading,
 				Headers: map[string]string{"ID": "POD ID", "InfraID": "INFRA ID", "NumberOfContainers": "# OF CONTAINERS",
 					"ContainerNames": "NAMES", "ContainerIds": "IDS", "ContainerStatuses": "STATUS"}}.Write(cmd.OutOrStdout(), rows)
 		},
