@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,4 +70,389 @@ func TestKubeGenerateContainer(t *testing.T) {
 	b.Run("kube", "generate", "-f", f, "kgen").WantError(t, 125, "the file exists")
 	b.Run("kube", "generate", "nosuch").WantError(t, 125, "no such container: nosuch")
 	b.Run("kube", "generate", "--type", "job", "kgen").WantError(t, 125, `invalid --type "job"`)
+}
+
+// kubeFile writes a play file into a fresh directory and returns its path.
+func kubeFile(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "play.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// kubeNetwork creates a user network with its own subnet for a kube test.
+func kubeNetwork(t *testing.T, b *Berth, name, subnet string) {
+	t.Helper()
+	withNetwork(t, b, name, subnet)
+	rmAllOnCleanup(t, b)
+	t.Cleanup(func() { b.Run("pod", "rm", "-af") }) // first: pods' infra containers go only with them
+}
+
+func execOut(t *testing.T, b *Berth, ctr string, cmd ...string) string {
+	t.Helper()
+	return b.Run(append([]string{"exec", ctr}, cmd...)...).WantSuccess(t).Stdout
+}
+
+const kubeDeployment = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web-config
+data:
+  GREETING: hello
+  app.conf: |
+    listen 8080
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: web-secret
+data:
+  password: czNjcjN0
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: kube-web-data
+spec:
+  accessModes: [ReadWriteOnce]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: app
+        image: localhost/bb:1
+        command: [sh, -c, "echo $(CFG_GREETING) > /data/hello; exec sleep 1000"]
+        envFrom:
+        - configMapRef: {name: web-config}
+          prefix: CFG_
+        env:
+        - name: PASSWORD
+          valueFrom:
+            secretKeyRef: {name: web-secret, key: password}
+        - name: POD
+          valueFrom:
+            fieldRef: {fieldPath: metadata.name}
+        volumeMounts:
+        - {name: config, mountPath: /etc/app}
+        - {name: secret, mountPath: /run/secret}
+        - {name: data, mountPath: /data}
+      volumes:
+      - name: config
+        configMap: {name: web-config, items: [{key: app.conf, path: app.conf}]}
+      - name: secret
+        secret: {secretName: web-secret, defaultMode: 0400}
+      - name: data
+        persistentVolumeClaim: {claimName: kube-web-data}
+`
+
+// TestKubePlayDeployment plays a Deployment reading a ConfigMap and a Secret as env and as
+// volumes and writing to a PersistentVolumeClaim; down removes the pod and keeps the volume
+// unless --force; a second play of the same file without --replace is refused.
+func TestKubePlayDeployment(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubedep", "10.239.1.0/24")
+	f := kubeFile(t, kubeDeployment)
+	r := b.Run("kube", "play", "--network", "kubedep", f).WantSuccess(t)
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != 6 || lines[0] != "Volumes:" || lines[1] != "kube-web-data" || lines[2] != "Pod:" || len(lines[3]) != 64 || lines[4] != "Containers:" || len(lines[5]) != 64 {
+		t.Fatalf("play printed %q", r.Stdout)
+	}
+	ctr := "web-pod-app"
+	env := execOut(t, b, ctr, "env")
+	for _, want := range []string{"CFG_GREETING=hello", "PASSWORD=s3cr3t", "POD=web-pod"} {
+		if !strings.Contains(env, want+"\n") {
+			t.Errorf("env lacks %s:\n%s", want, env)
+		}
+	}
+	if got := execOut(t, b, ctr, "cat", "/etc/app/app.conf"); got != "listen 8080\n" {
+		t.Errorf("configMap volume: %q", got)
+	}
+	if got := execOut(t, b, ctr, "stat", "-c", "%a", "/run/secret/password"); got != "400\n" {
+		t.Errorf("secret mode: %q", got)
+	}
+	b.Run("exec", ctr, "touch", "/etc/app/new").WantExit(t, 1) // read-only
+	eventually(t, "the PVC file", func() bool {
+		return b.Run("exec", ctr, "cat", "/data/hello").Stdout == "hello\n"
+	})
+	b.Run("kube", "play", "--network", "kubedep", f).WantError(t, 125, "pod web-pod already exists")
+	r = b.Run("kube", "play", "--network", "kubedep", "--replace", f).WantSuccess(t)
+	if got := b.Run("ps", "-a", "--format", "{{.Names}}", "--filter", "name=web-pod-app").WantSuccess(t).Stdout; got != "web-pod-app\n" {
+		t.Errorf("after --replace: %q", got)
+	}
+	r = b.Run("kube", "down", f).WantSuccess(t)
+	if !strings.HasPrefix(r.Stdout, "Pods removed:\n") {
+		t.Errorf("down printed %q", r.Stdout)
+	}
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("down left containers: %q", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(b.Root, "kube")); len(entries) != 0 {
+		t.Errorf("down left volume files: %v", entries)
+	}
+	b.Run("volume", "inspect", "kube-web-data").WantSuccess(t)
+	b.Run("kube", "down", f).WantError(t, 125, "no pod of the file exists")
+	r = b.Run("kube", "play", "--down", "--force", f).WantSuccess(t)
+	if r.Stdout != "Volumes removed:\nkube-web-data\n" {
+		t.Errorf("down --force printed %q", r.Stdout)
+	}
+	b.Run("volume", "inspect", "kube-web-data").WantExit(t, 125)
+}
+
+// TestKubePlayPodInitHostPort plays a Pod whose initContainer prepares a file the server
+// sends; the server's hostPort is reached from the host, and its sibling reaches it on
+// 127.0.0.1 (one network namespace per pod).
+func TestKubePlayPodInitHostPort(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubeinit", "10.239.2.0/24")
+	port := freePort(t)
+	f := kubeFile(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: initpod
+spec:
+  initContainers:
+  - name: prepare
+    image: localhost/bb:1
+    command: [sh, -c, "echo init-ok > /work/msg"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: server
+    image: localhost/bb:1
+    command: [sh, -c, "while true; do nc -l -p 8080 < /work/msg; done"]
+    ports: [{containerPort: 8080, hostPort: %d, hostIP: 127.0.0.1}]
+    volumeMounts: [{name: work, mountPath: /work}]
+  - name: client
+    image: localhost/bb:1
+    command: [sleep, "1000"]
+  volumes: [{name: work, emptyDir: {}}]
+`, port))
+	b.Run("kube", "play", "--network", "kubeinit", f).WantSuccess(t)
+	got, err := dial(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil || got != "init-ok\n" {
+		t.Fatalf("hostPort %d: %q, %v", port, got, err)
+	}
+	if out := b.Run("exec", "initpod-client", "sh", "-c", "for i in $(seq 30); do nc -w 3 127.0.0.1 8080 </dev/null && break; sleep 0.1; done").Stdout; out != "init-ok\n" {
+		t.Errorf("127.0.0.1 inside the pod: %q", out)
+	}
+	if names := b.Run("ps", "-a", "--format", "{{.Names}}", "--filter", "name=initpod-prepare").WantSuccess(t).Stdout; names != "" {
+		t.Errorf("the init container was kept: %q", names)
+	}
+	b.Run("kube", "down", f).WantSuccess(t)
+	if _, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		t.Error("hostPort still answers after down")
+	}
+}
+
+// TestKubePlayPVCReuse: a PersistentVolumeClaim is a named volume that outlives down, and a
+// later play of the file finds what the first one wrote.
+func TestKubePlayPVCReuse(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubepvc", "10.239.3.0/24")
+	f := kubeFile(t, `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: kube-keep}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: counter}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: count
+        image: localhost/bb:1
+        command: [sh, -c, "echo run >> /data/runs; wc -l < /data/runs"]
+        volumeMounts: [{name: d, mountPath: /data}]
+      volumes: [{name: d, persistentVolumeClaim: {claimName: kube-keep}}]
+`)
+	for i := 1; i <= 2; i++ {
+		b.Run("kube", "play", "--network", "kubepvc", f).WantSuccess(t)
+		if got := strings.TrimSpace(b.Run("logs", "counter-pod-count").WantSuccess(t).Stdout); got != fmt.Sprint(i) {
+			t.Errorf("play %d: the volume holds %s runs", i, got)
+		}
+		b.Run("kube", "down", f).WantSuccess(t)
+	}
+	b.Run("kube", "down", "--force", f).WantSuccess(t)
+}
+
+// TestKubePlayJob: play of a Job waits for it and exits with its status.
+func TestKubePlayJob(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubejob", "10.239.4.0/24")
+	job := `apiVersion: batch/v1
+kind: Job
+metadata: {name: %s}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: %s
+      containers:
+      - {name: main, image: localhost/bb:1, command: [sh, -c, "echo ran; exit %d"]}
+`
+	b.Run("kube", "play", "--network", "kubejob", kubeFile(t, fmt.Sprintf(job, "ok", "Never", 0))).WantSuccess(t)
+	r := b.Run("kube", "play", "--network", "kubejob", kubeFile(t, fmt.Sprintf(job, "bad", "OnFailure", 3))).WantExit(t, 3)
+	if r.Stderr != "Error: job pod bad-pod: container bad-pod-main exited with status 3\n" {
+		t.Errorf("stderr %q", r.Stderr)
+	}
+	// OnFailure with backoffLimit 1: one retry, so the container ran twice.
+	if got := b.Run("logs", "bad-pod-main").WantSuccess(t).Stdout; got != "ran\nran\n" {
+		t.Errorf("logs of the failed job: %q", got)
+	}
+	if got := b.Run("inspect", "--format", "{{.State.ExitCode}}", "ok-pod-main").WantSuccess(t).Stdout; got != "0\n" {
+		t.Errorf("exit code of the good job: %q", got)
+	}
+	b.Run("kube", "play", "--start=false", "--network", "kubejob", kubeFile(t, fmt.Sprintf(job, "later", "Never", 5))).WantSuccess(t)
+	if got := b.Run("inspect", "--format", "{{.State.Status}}", "later-pod-main").WantSuccess(t).Stdout; got != "created\n" {
+		t.Errorf("--start=false: %q", got)
+	}
+}
+
+// TestKubePlayService: a Service selecting a pod gives it its name on the network, so another
+// pod of the file reaches it as "database" (and as its pod name).
+func TestKubePlayService(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubesvc", "10.239.5.0/24")
+	f := kubeFile(t, `apiVersion: v1
+kind: Pod
+metadata:
+  name: db
+  labels: {role: db}
+spec:
+  containers:
+  - name: main
+    image: localhost/bb:1
+    command: [sh, -c, "while true; do echo db-here | nc -l -p 5432; done"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: database}
+spec:
+  selector: {role: db}
+  ports: [{port: 5432}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app}
+spec:
+  containers:
+  - {name: main, image: localhost/bb:1, command: [sleep, "1000"]}
+`)
+	b.Run("kube", "play", "--network", "kubesvc", f).WantSuccess(t)
+	for _, host := range []string{"database", "db"} {
+		out := b.Run("exec", "app-main", "sh", "-c", "for i in $(seq 30); do nc -w 3 "+host+" 5432 </dev/null && break; sleep 0.1; done").Stdout
+		if out != "db-here\n" {
+			t.Errorf("%s from another pod: %q", host, out)
+		}
+	}
+}
+
+// TestKubeGeneratePlayRoundTrip: generate from a container, remove it, play the YAML: the new
+// container has the same image, command, env, ports, labels, limits and health check.
+func TestKubeGeneratePlayRoundTrip(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kuberound", "10.239.6.0/24")
+	port := freePort(t)
+	b.Run("run", "-d", "--name", "orig", "-e", "MODE=prod", "-p", fmt.Sprintf("127.0.0.1:%d:80", port),
+		"--memory", "32m", "--label", "tier=back", "--health-cmd", "true", "--health-interval", "7s",
+		"-v", "kuberoundvol:/data", "localhost/bb:1", "sh", "-c", "while true; do echo round | nc -l -p 80; done").WantSuccess(t)
+	yamlText := b.Run("kube", "generate", "orig").WantSuccess(t).Stdout
+	inspect := func(name string) string {
+		return b.Run("inspect", "--format", "{{.Config.Image}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{.Config.Labels.tier}}|{{.HostConfig.Memory}}|{{json .Config.Healthcheck}}|{{json .HostConfig.PortBindings}}", name).WantSuccess(t).Stdout
+	}
+	before := inspect("orig")
+	b.Run("rm", "-f", "orig").WantSuccess(t)
+	b.RunStdin([]byte(yamlText), "kube", "play", "--network", "kuberound", "-").WantSuccess(t)
+	after := inspect("orig-pod-orig")
+	// The pod publishes the port now; compare the rest exactly.
+	cut := func(s string) string { return s[:strings.LastIndex(s, "|")] }
+	if cut(before) != cut(after) {
+		t.Errorf("round trip changed the container:\nbefore %s\nafter  %s", before, after)
+	}
+	if got, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "round\n" {
+		t.Errorf("port after round trip: %q, %v", got, err)
+	}
+}
+
+// TestKubePlayStrict: unapplied kinds and fields are reported one line each; --strict makes
+// that an error before anything is created.
+func TestKubePlayStrict(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubestrict", "10.239.7.0/24")
+	f := kubeFile(t, `apiVersion: v1
+kind: Pod
+metadata: {name: strict}
+spec:
+  nodeSelector: {disk: ssd}
+  containers:
+  - {name: main, image: localhost/bb:1, command: [sleep, "100"], resources: {requests: {cpu: 100m}}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec: {schedule: "@daily"}
+`)
+	want := f + ":1: Pod strict: spec.containers[0].resources.requests is not applied\n" +
+		f + ":1: Pod strict: spec.nodeSelector is not applied\n" +
+		f + ":9: CronJob nightly: kind CronJob is not applied\n"
+	r := b.Run("kube", "play", "--strict", "--network", "kubestrict", f).WantExit(t, 125)
+	if r.Stderr != want+"Error: --strict: 3 kind(s) or field(s) of "+f+" are not applied (listed above)\n" {
+		t.Errorf("--strict stderr:\n%s", r.Stderr)
+	}
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("--strict created %q", got)
+	}
+	r = b.Run("kube", "play", "--network", "kubestrict", f).WantExit(t, 0)
+	if r.Stderr != want {
+		t.Errorf("report:\n%s", r.Stderr)
+	}
+}
+
+// TestKubePlayErrors: bad YAML names its line, an unknown image and a taken hostPort fail
+// with one line, and a failed play leaves nothing behind.
+func TestKubePlayErrors(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubeerr", "10.239.8.0/24")
+	bad := kubeFile(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: x: y\n")
+	b.Run("kube", "play", bad).WantError(t, 125, "Error: "+bad+":8: mapping values are not allowed in this context")
+	b.Run("kube", "play", filepath.Join(t.TempDir(), "none.yaml")).WantError(t, 125, "no such file")
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  containers:
+  - {name: main, image: %s, command: [sleep, "100"], ports: [{containerPort: 80, hostPort: %d}]}
+`
+	b.Run("kube", "play", "--network", "kubeerr", kubeFile(t, fmt.Sprintf(pod, "img", "localhost:1/nosuch:1", 0))).WantError(t, 125, "localhost:1/nosuch:1")
+	port := freePort(t)
+	twice := kubeFile(t, fmt.Sprintf(pod, "one", "localhost/bb:1", port)+"---\n"+fmt.Sprintf(pod, "two", "localhost/bb:1", port))
+	b.Run("kube", "play", "--network", "kubeerr", twice).WantError(t, 125, fmt.Sprintf("hostPort %d/tcp is used by both pod one and pod two", port))
+	l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b.Run("kube", "play", "--network", "kubeerr", kubeFile(t, fmt.Sprintf(pod, "taken", "localhost/bb:1", port))).WantError(t, 125, fmt.Sprint(port))
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("failed plays left containers: %q", got)
+	}
+	if got := b.Run("volume", "ls", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("failed plays left volumes: %q", got)
+	}
+	b.Run("kube", "play", "--network", "kubeerr", kubeFile(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: many}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers: [{name: a, image: localhost/bb:1}]\n")).
+		WantError(t, 125, "spec.replicas is 2: berth runs one replica on this host")
 }

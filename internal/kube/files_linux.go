@@ -26,6 +26,9 @@ func WriteFiles(root string, fs FileSet) (retErr error) {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("write volume %s: %w", fs.Dir, err)
+	}
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("write volume %s: open %s: %w", fs.Dir, root, err)

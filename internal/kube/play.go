@@ -264,7 +264,7 @@ func (p *planner) pod(obj Object, name string, meta metav1.ObjectMeta, spec core
 	}
 	switch {
 	case spec.HostNetwork:
-		pp.Network = engine.NetworkHost
+		pp.Network = engine.NetworkHost // hostPorts need no publishing there
 	case p.o.Network != "":
 		pp.Network = p.o.Network
 	default:
@@ -303,6 +303,9 @@ func (p *planner) pod(obj Object, name string, meta metav1.ObjectMeta, spec core
 		}
 		cp.Restart = restart
 		pp.Containers = append(pp.Containers, cp)
+	}
+	if pp.Network == engine.NetworkHost || pp.Network == engine.NetworkNone {
+		pp.Ports = nil // on the host's network a port needs no publishing; on none it cannot have any
 	}
 	p.plan.Pods = append(p.plan.Pods, pp)
 	return nil

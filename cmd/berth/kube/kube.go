@@ -17,7 +17,7 @@ import (
 func Command() *cobra.Command {
 	group := &cobra.Command{Use: "kube", Short: "Play and generate Kubernetes YAML", Args: cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(generateCommand())
+	group.AddCommand(playCommand(), downCommand(), generateCommand())
 	return group
 }
 
