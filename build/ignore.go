@@ -11,9 +11,13 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
-// loadIgnore reads contextDir/.dockerignore; nil when there is none.
+// loadIgnore reads contextDir/.dockerignore (or Podman's .containerignore when there is no
+// .dockerignore); nil when there is none.
 func loadIgnore(contextDir string) (*patternmatcher.PatternMatcher, error) {
 	f, err := os.Open(filepath.Join(contextDir, ".dockerignore"))
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.Open(filepath.Join(contextDir, ".containerignore"))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -199,3 +199,50 @@ func TestExecDetachClosesCallerFiles(t *testing.T) {
 	}
 	b.Run("exec", "-d", "host", "nosuchcmd").WantError(t, 127, "nosuchcmd")
 }
+
+func TestContainerfileCommitQuietVolumeRemove(t *testing.T) {
+	b := withImage(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/Containerfile", []byte("FROM localhost/bb:1\nRUN echo from-containerfile >/marker\nCOPY . /ctx/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{".containerignore": "secret\n", "secret": "s", "kept": "k"} {
+		if err := os.WriteFile(dir+"/"+name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Run("build", "-q", "-t", "localhost/cf:1", dir).WantSuccess(t)
+	if out := b.Run("run", "--rm", "localhost/cf:1", "cat", "/marker").WantSuccess(t).Stdout; out != "from-containerfile\n" {
+		t.Errorf("image built from Containerfile: %q", out)
+	}
+	if out := b.Run("run", "--rm", "localhost/cf:1", "ls", "/ctx").WantSuccess(t).Stdout; out != "Containerfile\nkept\n" {
+		t.Errorf(".containerignore: the context held %q", out)
+	}
+	// With both, the Dockerfile wins, as in Docker.
+	if err := os.WriteFile(dir+"/Dockerfile", []byte("FROM localhost/bb:1\nRUN echo from-dockerfile >/marker\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Run("build", "-q", "-t", "localhost/cf:2", dir).WantSuccess(t)
+	if out := b.Run("run", "--rm", "localhost/cf:2", "cat", "/marker").WantSuccess(t).Stdout; out != "from-dockerfile\n" {
+		t.Errorf("Dockerfile beside Containerfile: %q", out)
+	}
+
+	b.Run("run", "--name", "c", "localhost/bb:1", "true").WantSuccess(t)
+	id := strings.TrimSpace(b.Run("commit", "-q", "c", "localhost/committed:1").WantSuccess(t).Stdout)
+	if len(id) != 64 || strings.HasPrefix(id, "sha256:") {
+		t.Errorf("commit -q printed %q, want the bare 64-hex id", id)
+	}
+
+	b.Run("volume", "create", "used").WantSuccess(t)
+	b.Run("volume", "create", "free").WantSuccess(t)
+	b.Run("create", "-v", "used:/data", "localhost/bb:1", "true").WantSuccess(t)
+	wantFailure(t, b.Run("volume", "rm", "-t", "0", "-f", "used"), "in use")
+	b.Run("volume", "rm", "--force", "nosuch").WantSuccess(t)
+	r := b.Run("volume", "rm", "-a", "-t", "0")
+	if r.Code == 0 || !strings.Contains(r.Stdout, "free") || !strings.Contains(r.Stderr, "used") {
+		t.Errorf("volume rm -a: exit %d, stdout %q, stderr %q; want free removed and used refused", r.Code, r.Stdout, r.Stderr)
+	}
+	if out := b.Run("volume", "ls", "--noheading", "--format", "table {{.Name}}").WantSuccess(t).Stdout; out != "used\n" {
+		t.Errorf("volume ls --noheading: %q", out)
+	}
+}

@@ -85,6 +85,7 @@ func exportCommand() *cobra.Command {
 
 func commitCommand() *cobra.Command {
 	var o engine.CommitOptions
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
 		Short: "Create a new image from a container's changes",
@@ -98,7 +99,11 @@ func commitCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "sha256:"+strings.TrimPrefix(img.ID, "sha256:"))
+			id := strings.TrimPrefix(img.ID, "sha256:")
+			if !quiet { // Podman's -q prints the bare id
+				id = "sha256:" + id
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), id)
 			return nil
 		},
 	}
@@ -107,6 +112,7 @@ func commitCommand() *cobra.Command {
 	fl.StringVarP(&o.Message, "message", "m", "", "Commit message")
 	fl.StringVarP(&o.Author, "author", "a", "", "Author")
 	fl.BoolVarP(&o.Pause, "pause", "p", true, "Pause container during commit")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "Print only the image id (without sha256:)")
 	return cmd
 }
 

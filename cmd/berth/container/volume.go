@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
 )
 
@@ -55,7 +57,7 @@ func volumeCreateCommand() *cobra.Command {
 type volumeRow struct{ Driver, Name, Mountpoint, Scope, Labels string }
 
 func volumeListCommand() *cobra.Command {
-	var quiet bool
+	var quiet, noHeading bool
 	var f string
 	var filters []string
 	cmd := &cobra.Command{
@@ -83,11 +85,12 @@ func volumeListCommand() *cobra.Command {
 				}
 				rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope, Labels: strings.Join(l, ",")})
 			}
-			return format.List{Format: f, Quiet: "Name", QuietOn: quiet, Default: "table {{.Driver}}\t{{.Name}}",
+			return format.List{Format: f, Quiet: "Name", QuietOn: quiet, Default: "table {{.Driver}}\t{{.Name}}", NoHeading: noHeading,
 				Headers: map[string]string{"Name": "VOLUME NAME"}}.Write(cmd.OutOrStdout(), rows)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
+	cmd.Flags().BoolVarP(&noHeading, "noheading", "n", false, "Do not print the table's header line")
 	cmd.Flags().StringVar(&f, "format", "", "Format output using a Go template, 'table ...' or 'json'")
 	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (e.g. 'dangling=true')")
 	return cmd
@@ -154,19 +157,44 @@ func volumeInspectCommand() *cobra.Command {
 }
 
 func volumeRemoveCommand() *cobra.Command {
-	var force bool
+	var force, all bool
 	cmd := &cobra.Command{
 		Use:     "rm [OPTIONS] VOLUME [VOLUME...]",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more volumes",
-		Args:    cli.MinimumArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all && len(args) > 0 {
+				return cli.Invalid("choose either one or more volumes or all")
+			}
+			if all {
+				return nil
+			}
+			return cli.MinimumArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if all {
+				vs, err := cli.Engine(cmd).Volumes(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, v := range vs {
+					args = append(args, v.Name)
+				}
+			}
 			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, name string) (string, error) {
-				return "", e.RemoveVolume(ctx, name, force)
+				// As in Docker, --force passes over a missing volume but never removes one a
+				// container uses (Podman's would remove those containers).
+				err := e.RemoveVolume(ctx, name, false)
+				if (force || all) && errors.Is(err, errdefs.ErrNotFound) {
+					return "", cli.ErrSkip
+				}
+				return "", err
 			})
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not fail on a missing volume")
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all volumes (those in use are refused)")
+	cmd.Flags().IntP("time", "t", 10, "Podman's wait before stopping containers using the volume (berth never stops them: an in-use volume is refused)")
 	return cmd
 }
 

@@ -205,10 +205,12 @@ func readDockerfile(o *build.Options, file string, stdin io.Reader) error {
 	p := file
 	switch {
 	case p == "":
+		// Dockerfile first, as in Docker; then Podman's Containerfile.
 		p = filepath.Join(o.ContextDir, "Dockerfile")
-		if _, err := os.Stat(p); err != nil {
-			if alt := filepath.Join(o.ContextDir, "dockerfile"); fileExists(alt) {
+		for _, name := range []string{"Dockerfile", "dockerfile", "Containerfile", "containerfile"} {
+			if alt := filepath.Join(o.ContextDir, name); fileExists(alt) {
 				p = alt
+				break
 			}
 		}
 	case !filepath.IsAbs(p) && !fileExists(p) && o.ContextDir != "":
