@@ -327,7 +327,7 @@ func TestContainerFiles(t *testing.T) {
 	if got := b.Run("exec", "fs", "cat", "/tmp/in").Stdout; got != "to container\n" {
 		t.Errorf("cp through a symlink left the container's root: %q", got)
 	}
-	b.Run("cp", "fs:/nosuch", host).WantError(t, 125, "could not find")
+	b.Run("cp", "fs:/nosuch", host).WantError(t, 125, "could not be found on container")
 	b.Run("cp", host, host).WantError(t, 125, "container")
 	// diff, export, commit.
 	diff := b.Run("diff", "fs").WantSuccess(t).Stdout

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,65 @@ func TestContainerfileCommitQuietVolumeRemove(t *testing.T) {
 	if out := b.Run("volume", "ls", "--noheading", "--format", "table {{.Name}}").WantSuccess(t).Stdout; out != "used\n" {
 		t.Errorf("volume ls --noheading: %q", out)
 	}
+}
+
+func TestCopyPodmanCases(t *testing.T) {
+	b := withImage(t)
+	host := t.TempDir()
+	if err := os.WriteFile(host+"/hostfile", []byte("to the volume\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A stopped container: a path under its volume or bind mount is the mount's host directory.
+	bind := t.TempDir()
+	b.Run("volume", "create", "outer").WantSuccess(t)
+	b.Run("create", "--name", "stopped", "-v", "outer:/data", "-v", bind+":/data/bind", "localhost/bb:1", "true").WantSuccess(t)
+	b.Run("cp", host+"/hostfile", "stopped:/data/bind").WantSuccess(t)
+	if got, err := os.ReadFile(bind + "/hostfile"); err != nil || string(got) != "to the volume\n" {
+		t.Errorf("cp into a stopped container's bind mount: %q %v", got, err)
+	}
+	b.Run("cp", host+"/hostfile", "stopped:/data/").WantSuccess(t)
+	mp := strings.TrimSpace(b.Run("volume", "inspect", "--format", "{{.Mountpoint}}", "outer").WantSuccess(t).Stdout)
+	if _, err := os.Stat(mp + "/hostfile"); err != nil {
+		t.Errorf("cp into a stopped container's volume: %v", err)
+	}
+	b.Run("cp", "stopped:/data/bind/hostfile", host+"/back").WantSuccess(t)
+
+	// Container to container, and --overwrite.
+	b.Run("run", "-d", "--name", "src", "localhost/bb:1", "sh", "-c", "mkdir /tmp/d; echo file >/tmp/foo; echo in-d >/tmp/d/x; sleep 1000").WantSuccess(t)
+	b.Run("run", "-d", "--name", "dst", "-u", "nobody", "localhost/bb:1", "sh", "-c", "mkdir /tmp/foo; sleep 1000").WantSuccess(t)
+	for i := 0; i < 50 && b.Run("exec", "src", "test", "-e", "/tmp/d/x").Code != 0; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Run("cp", "src:/tmp/d", "dst:/tmp").WantSuccess(t)
+	if out := b.Run("exec", "dst", "cat", "/tmp/d/x").WantSuccess(t).Stdout; out != "in-d\n" {
+		t.Errorf("container to container: %q", out)
+	}
+	wantFailure(t, b.Run("cp", "src:/tmp/foo", "dst:/tmp"), "file exists")
+	b.Run("cp", "--overwrite", "--pause", "src:/tmp/foo", "dst:/tmp").WantSuccess(t)
+	if out := b.Run("exec", "dst", "cat", "/tmp/foo").WantSuccess(t).Stdout; out != "file\n" {
+		t.Errorf("cp --overwrite: %q", out)
+	}
+	if st := b.Run("inspect", "--format", "{{.State.Status}}", "dst").WantSuccess(t).Stdout; st != "running\n" {
+		t.Errorf("after cp --pause the container is %s", st)
+	}
+	// -a gives what is copied in to the container's user.
+	b.Run("cp", "-a", host+"/hostfile", "dst:/tmp/owned").WantSuccess(t)
+	if out := b.Run("exec", "dst", "stat", "-c", "%u:%g", "/tmp/owned").WantSuccess(t).Stdout; out != "65534:65534\n" {
+		t.Errorf("cp -a owner: %q", out)
+	}
+
+	// A compressed tar on stdin is unpacked with its owners; anything else is refused.
+	var gz strings.Builder
+	tarCmd := exec.Command("tar", "-C", host, "--owner=1042", "--group=1043", "-czf", "-", "hostfile")
+	tarCmd.Stdout = &gz
+	if err := tarCmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	b.RunStdin([]byte(gz.String()), "cp", "-", "dst:/tmp").WantSuccess(t)
+	if out := b.Run("exec", "dst", "stat", "-c", "%u:%g", "/tmp/hostfile").WantSuccess(t).Stdout; out != "1042:1043\n" {
+		t.Errorf("cp - keeps the tar's owners: %q", out)
+	}
+	b.RunStdin([]byte("plain text\n"), "cp", "-", "dst:/tmp").WantError(t, 125, "source must be a (compressed) tar archive when copying from stdin")
+	b.RunStdin([]byte(gz.String()), "cp", "-", "dst:/tmp/owned").WantError(t, 125, "destination must be a directory when copying from stdin")
+	wantFailure(t, b.Run("cp", "src:/tmp/*", host), `"/tmp/*" could not be found on container src`)
 }

@@ -31,9 +31,10 @@ func splitCpArg(a string) (ctr, path string) {
 }
 
 func cpCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
-		Short: "Copy files/folders between a container and the local filesystem",
+	var o engine.CopyOptions
+	cmd := &cobra.Command{
+		Use:   "cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH\n  berth cp [OPTIONS] CONTAINER:SRC_PATH CONTAINER:DEST_PATH",
+		Short: "Copy files/folders between a container and the local filesystem, or between containers",
 		Args:  cli.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, ctx := cli.Engine(cmd), cmd.Context()
@@ -41,15 +42,20 @@ func cpCommand() *cobra.Command {
 			dc, dp := splitCpArg(args[1])
 			switch {
 			case sc != "" && dc != "":
-				return cli.Invalid("copying between containers is not supported")
+				return e.CopyBetweenContainers(ctx, sc, sp, dc, dp, &o)
 			case sc != "":
-				return e.CopyFromContainer(ctx, sc, sp, dp, cmd.OutOrStdout())
+				return e.CopyFromContainer(ctx, sc, sp, dp, cmd.OutOrStdout(), &o)
 			case dc != "":
-				return e.CopyToContainer(ctx, sp, dc, dp, cmd.InOrStdin())
+				return e.CopyToContainer(ctx, sp, dc, dp, cmd.InOrStdin(), &o)
 			}
 			return cli.Invalid("must specify at least one container source")
 		},
 	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.Archive, "archive", "a", false, "Archive mode: what is copied into a container belongs to its user")
+	fl.BoolVar(&o.Overwrite, "overwrite", false, "Allow a directory to replace a file and the reverse")
+	fl.BoolVar(&o.Pause, "pause", false, "Pause a running container during the copy")
+	return cmd
 }
 
 func diffCommand() *cobra.Command {
