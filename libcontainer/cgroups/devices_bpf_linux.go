@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -109,7 +110,10 @@ func DeviceFilter(rules []specs.LinuxDeviceCgroup) ([]insn, error) {
 	return append(prog, ins(opMovK, 0, 0, 0, 0), ins(opExit, 0, 0, 0, 0)), nil
 }
 
-// loadDeviceFilter loads prog into the kernel and returns its fd.
+// loadDeviceFilter loads prog into the kernel and returns its fd. The verifier's log is asked
+// for only when a load fails: with a log on, a program it accepts still fails with ENOSPC once
+// its trace outgrows the buffer (a few --device rules were enough), so the first try runs
+// without one, and the retry gets a buffer large enough for any program we assemble.
 func loadDeviceFilter(prog []insn) (int, error) {
 	code := make([]byte, 8*len(prog))
 	for i, p := range prog {
@@ -118,8 +122,25 @@ func loadDeviceFilter(prog []insn) (int, error) {
 		binary.LittleEndian.PutUint16(b[2:], uint16(p.off))
 		binary.LittleEndian.PutUint32(b[4:], uint32(p.imm))
 	}
+	fd, errno := bpfProgLoad(code, nil)
+	if errno == 0 {
+		return fd, nil
+	}
+	logBuf := make([]byte, 1<<20)
+	if fd, errno2 := bpfProgLoad(code, logBuf); errno2 == 0 {
+		return fd, nil // a transient failure: the second load went through
+	}
+	n := 0
+	for n < len(logBuf) && logBuf[n] != 0 {
+		n++
+	}
+	return -1, fmt.Errorf("load device filter: %w: %s", errno, verifierSummary(string(logBuf[:n])))
+}
+
+// bpfProgLoad runs BPF_PROG_LOAD for a CGROUP_DEVICE program, with the verifier's log in logBuf
+// when it is not nil.
+func bpfProgLoad(code, logBuf []byte) (int, unix.Errno) {
 	license := []byte("Apache\x00")
-	logBuf := make([]byte, 4096)
 	attr := struct {
 		progType, insnCnt uint32
 		insns, license    uint64
@@ -127,20 +148,25 @@ func loadDeviceFilter(prog []insn) (int, error) {
 		logBuf            uint64
 		kernVersion       uint32
 		progFlags         uint32
-	}{progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE, insnCnt: uint32(len(prog)),
-		insns: uint64(uintptr(unsafe.Pointer(&code[0]))), license: uint64(uintptr(unsafe.Pointer(&license[0]))),
-		logLevel: 1, logSize: uint32(len(logBuf)), logBuf: uint64(uintptr(unsafe.Pointer(&logBuf[0])))}
+	}{progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE, insnCnt: uint32(len(code) / 8),
+		insns: uint64(uintptr(unsafe.Pointer(&code[0]))), license: uint64(uintptr(unsafe.Pointer(&license[0])))}
+	if logBuf != nil {
+		attr.logLevel, attr.logSize, attr.logBuf = 1, uint32(len(logBuf)), uint64(uintptr(unsafe.Pointer(&logBuf[0])))
+	}
 	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
 	runtime.KeepAlive(code)
 	runtime.KeepAlive(license)
-	if errno != 0 {
-		n := 0
-		for n < len(logBuf) && logBuf[n] != 0 {
-			n++
-		}
-		return -1, fmt.Errorf("load device filter: %w: %s", errno, logBuf[:n])
+	runtime.KeepAlive(logBuf)
+	return int(fd), errno
+}
+
+// verifierSummary keeps the last lines of a verifier log, where it says what it refused.
+func verifierSummary(log string) string {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
 	}
-	return int(fd), nil
+	return strings.Join(lines, "; ")
 }
 
 // attachDeviceFilter puts the program for rules on the v2 cgroup directory dir.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -65,5 +66,45 @@ func TestDeviceFilterEnforced(t *testing.T) {
 	cmd.Wait()
 	if got := out.String(); !strings.HasPrefix(got, "1\n") || !strings.Contains(got, "not permitted") || !strings.HasSuffix(got, "null-denied\n") {
 		t.Errorf("inside the filtered cgroup: %q", got)
+	}
+}
+
+// TestDeviceFilterLoadsManyRules loads the program for the default devices plus several
+// --device rules, which failed with ENOSPC while the verifier's log was on ("processed 348
+// insns" with three --device on a v2 host).
+func TestDeviceFilterLoadsManyRules(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	n := func(v int64) *int64 { return &v }
+	for _, extra := range []int{0, 3, 40} {
+		rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+		for _, d := range [][2]int64{{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}, {136, -1}, {5, 1}} {
+			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: n(d[0]), Minor: n(d[1]), Access: "rwm"})
+		}
+		for i := 0; i < extra; i++ {
+			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: n(195), Minor: n(int64(i)), Access: "rw"})
+		}
+		prog, err := DeviceFilter(rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := loadDeviceFilter(prog)
+		if err != nil {
+			t.Fatalf("%d extra devices (%d instructions): %v", extra, len(prog), err)
+		}
+		syscall.Close(fd)
+	}
+}
+
+func TestVerifierSummary(t *testing.T) {
+	for _, c := range []struct{ log, want string }{
+		{"", ""},
+		{"0: r2 = *(u32 *)(r1 +0)\nR0 !read_ok\nprocessed 3 insns\n", "0: r2 = *(u32 *)(r1 +0); R0 !read_ok; processed 3 insns"},
+		{"a\nb\nc\nd\ne\n", "c; d; e"},
+	} {
+		if got := verifierSummary(c.log); got != c.want {
+			t.Errorf("verifierSummary(%q) = %q, want %q", c.log, got, c.want)
+		}
 	}
 }
