@@ -207,8 +207,7 @@ func prepareExec(proc *specs.Process, seccomp *specs.LinuxSeccomp) error {
 			return err
 		}
 	}
-	err = unix.Exec(path, proc.Args, proc.Env)
-	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+	return execDefaultSignals(path, proc)
 }
 
 // WaitPid waits for a process started by Exec and returns its exit code (128+N on a signal).

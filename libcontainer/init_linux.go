@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/reexec"
+	"github.com/berth-project/berth/libcontainer/cgroups"
 )
 
 // initName is the argv[0] of a container's init process before it execs the user's command.
@@ -97,6 +99,18 @@ func containerInit(sock *os.File) error {
 			return fmt.Errorf("linux.namespaces %s: join %s: %w", ns.Type, ns.Path, err)
 		}
 	}
+	// The cgroups to show at /sys/fs/cgroup are read before a new cgroup namespace would make
+	// them all "/". The runtime has put us in our cgroup before sending the config, so the new
+	// namespace is rooted there (the clone left it out for that reason).
+	views, err := cgroups.OwnViews()
+	if err != nil {
+		return err
+	}
+	if hasNamespace(lx, specs.CgroupNamespace) && nsPath(lx, specs.CgroupNamespace) == "" {
+		if err := enterCgroupNS(); err != nil {
+			return err
+		}
+	}
 	const fifo = 4
 	unix.CloseOnExec(fifo)
 	var hooks specs.Hooks
@@ -108,7 +122,7 @@ func containerInit(sock *os.File) error {
 		return fmt.Errorf("createContainer hook: %w", err)
 	}
 	if hasNamespace(lx, specs.MountNamespace) {
-		if err := setupRootfs(spec, cfg.Rootfs, cfg.NoPivot); err != nil {
+		if err := setupRootfs(spec, cfg.Rootfs, cfg.NoPivot, views); err != nil {
 			return err
 		}
 	} else if err := unix.Chroot(cfg.Rootfs); err != nil {
@@ -290,12 +304,27 @@ func execProcess(path string, proc *specs.Process, lx *specs.Linux, out *os.File
 		err = loadSeccomp(lx.Seccomp)
 	}
 	if err == nil {
-		err = unix.Exec(path, proc.Args, proc.Env)
-		err = fmt.Errorf("exec %s: %w", proc.Args[0], err)
+		err = execDefaultSignals(path, proc)
 	}
 	fmt.Fprintf(out, "E%v", err)
 	os.Exit(exitCodeFor(err))
 	return nil
+}
+
+// execDefaultSignals execs the command with every signal at its default disposition and none
+// blocked, as a process started by a shell expects. exec resets caught signals only: an
+// ignored one stays ignored, and the mask is kept. Go's runtime keeps SIGHUP and SIGINT
+// ignored when they were at its start (berth started under nohup, or by a monitor that ignores
+// SIGHUP), so they get Go's handler here, which exec turns into the default. The thread is
+// locked: the mask is the thread's, and exec runs on it.
+func execDefaultSignals(path string, proc *specs.Process) error {
+	runtime.LockOSThread()
+	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGINT)
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &unix.Sigset_t{}, nil); err != nil {
+		return fmt.Errorf("clear signal mask: %w", err)
+	}
+	err := unix.Exec(path, proc.Args, proc.Env)
+	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
 }
 
 func loadSeccomp(s *specs.LinuxSeccomp) error {

@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/libcontainer/cgroups"
 )
 
 var mountFlags = map[string]struct {
@@ -22,7 +24,8 @@ var mountFlags = map[string]struct {
 	"noatime": {false, unix.MS_NOATIME}, "diratime": {true, unix.MS_NODIRATIME}, "nodiratime": {false, unix.MS_NODIRATIME},
 	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC}, "relatime": {false, unix.MS_RELATIME},
 	"norelatime": {true, unix.MS_RELATIME}, "strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
-	"dirsync": {false, unix.MS_DIRSYNC},
+	"dirsync": {false, unix.MS_DIRSYNC}, "rro": {false, unix.MS_RDONLY}, // rro: see readonlyRecursive
+
 }
 
 var propagationFlags = map[string]uintptr{
@@ -52,7 +55,8 @@ func parseMountOptions(opts []string) (flags uintptr, prop []uintptr, data strin
 }
 
 // setupRootfs prepares the container's filesystem in its new mount namespace and pivots into it.
-func setupRootfs(spec *specs.Spec, rootfs string, noPivot bool) error {
+// cgroupViews are the init's own cgroups, what it shows at /sys/fs/cgroup.
+func setupRootfs(spec *specs.Spec, rootfs string, noPivot bool, cgroupViews []cgroups.View) error {
 	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if spec.Linux != nil && spec.Linux.RootfsPropagation != "" {
 		p, ok := propagationFlags[spec.Linux.RootfsPropagation]
@@ -68,7 +72,7 @@ func setupRootfs(spec *specs.Spec, rootfs string, noPivot bool) error {
 		return fmt.Errorf("bind rootfs %s: %w", rootfs, err)
 	}
 	for i, m := range spec.Mounts {
-		if err := mountOne(rootfs, m); err != nil {
+		if err := mountOne(rootfs, m, cgroupViews); err != nil {
 			return fmt.Errorf("mounts[%d] %s: %w", i, m.Destination, err)
 		}
 	}
@@ -179,7 +183,7 @@ func securePath(rootfs, dst string) (string, error) {
 	return cur, nil
 }
 
-func mountOne(rootfs string, m specs.Mount) error {
+func mountOne(rootfs string, m specs.Mount, cgroupViews []cgroups.View) error {
 	dst, err := securePath(rootfs, m.Destination)
 	if err != nil {
 		return err
@@ -209,11 +213,16 @@ func mountOne(rootfs string, m specs.Mount) error {
 				return err
 			}
 		}
+		if hasOpt(m.Options, "rro") {
+			if err := readonlyRecursive(dst, 0); err != nil {
+				return err
+			}
+		}
 	case "cgroup":
 		if err := makeTarget(dst, true); err != nil {
 			return err
 		}
-		if err := mountCgroup(dst, flags); err != nil {
+		if err := mountCgroup(dst, flags, cgroupViews); err != nil {
 			return err
 		}
 	default:
@@ -223,8 +232,15 @@ func mountOne(rootfs string, m specs.Mount) error {
 		if err := unix.Mount(m.Source, dst, typ, flags, data); err != nil {
 			if typ == "sysfs" && (err == unix.EPERM || err == unix.EACCES) {
 				// Without a new network namespace (or in a user namespace) sysfs cannot be mounted:
-				// bind the host's read-only instead, as runc does.
-				return unix.Mount("/sys", dst, "", unix.MS_BIND|unix.MS_REC|unix.MS_RDONLY, "")
+				// bind the host's instead, as runc does, read-only all the way down (its
+				// /sys/fs/cgroup hierarchies included) unless the mount asks for rw.
+				if err := unix.Mount("/sys", dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+					return fmt.Errorf("bind /sys: %w", err)
+				}
+				if flags&unix.MS_RDONLY == 0 {
+					return nil
+				}
+				return readonlyRecursive(dst, flags&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC))
 			}
 			if typ == "mqueue" && (err == unix.EPERM || err == unix.EACCES) {
 				return unix.Mount("/dev/mqueue", dst, "", unix.MS_BIND, "")
@@ -250,21 +266,6 @@ func remountBind(dst string, flags uintptr) error {
 		return fmt.Errorf("remount %s: %w", dst, err)
 	}
 	return nil
-}
-
-// mountCgroup mounts the cgroup filesystem: cgroup2 when the host has the unified hierarchy at
-// /sys/fs/cgroup, else a read-only bind of the host's /sys/fs/cgroup tree.
-func mountCgroup(dst string, flags uintptr) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		if err := unix.Mount("cgroup2", dst, "cgroup2", flags, ""); err == nil {
-			return nil
-		}
-	}
-	if err := unix.Mount("/sys/fs/cgroup", dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind cgroup: %w", err)
-	}
-	return remountBind(dst, flags|unix.MS_RDONLY)
 }
 
 func makeTarget(p string, dir bool) error {
@@ -376,5 +377,14 @@ func readonlyPath(p string) error {
 		}
 		return fmt.Errorf("readonly %s: %w", p, err)
 	}
-	return remountBind(p, unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+	return readonlyRecursive(p, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+}
+
+func hasOpt(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
 }

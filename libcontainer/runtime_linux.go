@@ -555,10 +555,12 @@ func isZombie(pid int) bool {
 	return i < 0 || len(s) < i+3 || s[i+2] == 'Z' || s[i+2] == 'X'
 }
 
+// cloneFlags are the namespaces the init is created in. A new cgroup namespace is left to the
+// init (enterCgroupNS): made at clone, it would be rooted at our cgroup, not the container's.
 func cloneFlags(lx *specs.Linux) uintptr {
 	var f uintptr
 	for _, ns := range lx.Namespaces {
-		if ns.Path != "" {
+		if ns.Path != "" || ns.Type == specs.CgroupNamespace {
 			continue
 		}
 		f |= nsFlags[ns.Type]

@@ -339,7 +339,10 @@ static pid_t spawn(char **argv, int in, int out, int errfd, int new_pgrp) {
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	// exec keeps ignored signals ignored: undo ours, or the container (through runc, whose Go
+	// runtime keeps an inherited SIG_IGN for SIGHUP) would never see a SIGHUP sent to it.
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (new_pgrp) setpgid(0, 0);
 	int devnull = open("/dev/null", O_RDWR);
 	dup2(in >= 0 ? in : devnull, 0);

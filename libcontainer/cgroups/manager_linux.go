@@ -14,7 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-const root = "/sys/fs/cgroup"
+const root = Root
 
 // Manager owns one container's cgroup in every hierarchy the host uses.
 type Manager struct {
@@ -22,7 +22,8 @@ type Manager struct {
 	v2   bool
 }
 
-// v1Controllers are the hierarchies berth places a container in on v1 and hybrid hosts.
+// v1Controllers are the hierarchies berth expects on v1 and hybrid hosts, used when the host's
+// mounts cannot be read.
 var v1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "devices", "freezer"}
 
 // New returns the manager for cgroupsPath ("" is not allowed; callers default it).
@@ -33,12 +34,25 @@ func New(cgroupsPath string) (*Manager, error) {
 	return &Manager{path: filepath.Clean(cgroupsPath), v2: DetectMode() == Unified}, nil
 }
 
-// dirs lists the cgroup directories of the container, one per hierarchy.
+// dirs lists the cgroup directories of the container, one per hierarchy. On v1 and hybrid
+// hosts that is every hierarchy mounted under /sys/fs/cgroup, the named (name=systemd) and
+// hybrid's unified one included, as runc does: a container whose process stayed in its
+// creator's cgroup of some hierarchy would see that cgroup, shared with others, as its own.
 func (m *Manager) dirs() []string {
 	if m.v2 {
 		return []string{filepath.Join(root, m.path)}
 	}
 	var out []string
+	if hs, err := hostHierarchies(); err == nil {
+		for _, h := range hs {
+			if h.Mountpoint != root {
+				out = append(out, filepath.Join(h.Mountpoint, m.path))
+			}
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
 	for _, c := range v1Controllers {
 		if _, err := os.Stat(filepath.Join(root, c)); err == nil {
 			out = append(out, filepath.Join(root, c, m.path))
