@@ -60,6 +60,27 @@ func buildSeccomp(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, err
 	}
+	if s.ListenerPath != "" {
+		return nil, fmt.Errorf("linux.seccomp.listenerPath: seccomp notification is not supported")
+	}
+	for _, fl := range s.Flags {
+		var err error
+		switch fl {
+		case specs.LinuxSeccompFlagLog:
+			err = f.SetLogBit(true)
+		case specs.LinuxSeccompFlagSpecAllow:
+			err = f.SetSSB(true)
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			err = f.SetWaitKill(true)
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+			// libseccomp synchronises every thread whenever it loads a filter.
+		default:
+			return nil, fmt.Errorf("linux.seccomp.flags: unknown flag %q", fl)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("linux.seccomp.flags %s: %w", fl, err)
+		}
+	}
 	for i, rule := range s.Syscalls {
 		act, err := seccompAction(rule.Action, rule.ErrnoRet)
 		if err != nil {

@@ -179,7 +179,9 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 	s.Process.Rlimits = nil
 	s.Hostname = buildHostname
 	s.Linux.CgroupsPath = "/berth/" + id
-	s.Linux.Seccomp = defaultSeccomp()
+	if s.Linux.Seccomp, err = seccompProfile(s, false, ""); err != nil {
+		return nil, err
+	}
 	network := rs.Network
 	if network == "" {
 		network = b.network

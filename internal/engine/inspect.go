@@ -74,6 +74,7 @@ type HostConfigJSON struct {
 	Ulimits         []Ulimit
 	Init            bool
 	Runtime         string
+	CgroupnsMode    string
 }
 
 type MountJSON struct {
@@ -175,6 +176,9 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	}
 	if hc.Runtime == "" {
 		hc.Runtime = "berth"
+	}
+	if hc.CgroupnsMode = o.CgroupNS; hc.CgroupnsMode == "" {
+		hc.CgroupnsMode = "private"
 	}
 	hc.LogConfig.Type, hc.LogConfig.Config = o.LogDriver, o.LogOpts
 	if hc.LogConfig.Type == "" {

@@ -42,6 +42,9 @@ type CreateOptions struct {
 	CapDrop     []string
 	NoNewPrivs  bool
 	Seccomp     string // "": berth's default; "unconfined"; else a profile's JSON
+	// CgroupNS is --cgroupns: "" or private (a cgroup namespace rooted at the container's
+	// cgroup), or host.
+	CgroupNS    string `json:",omitempty"`
 	Devices     []Device
 	CDIDevices  []string `json:",omitempty"` // vendor.com/class=name, from --device and --gpus
 	Ulimits     []Ulimit

@@ -2,13 +2,13 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -93,16 +93,8 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 			r.CPU.Shares = &o.CPUShares
 		}
 	}
-	switch {
-	case o.Privileged || o.Seccomp == "unconfined":
-	case o.Seccomp != "":
-		var sc specs.LinuxSeccomp
-		if err := json.Unmarshal([]byte(o.Seccomp), &sc); err != nil {
-			return nil, errdefs.Newf(errdefs.ErrInvalid, "seccomp profile: %v", err)
-		}
-		s.Linux.Seccomp = &sc
-	default:
-		s.Linux.Seccomp = defaultSeccomp()
+	if s.Linux.Seccomp, err = seccompProfile(s, o.Privileged, o.Seccomp); err != nil {
+		return nil, err
 	}
 	if o.Privileged {
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
@@ -130,6 +122,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if err := e.joinPodNamespaces(ctx, c, s); err != nil {
 		return nil, err
 	}
+	if o.CgroupNS == "host" {
+		s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.CgroupNamespace)
+	}
 	s.Annotations = o.Labels
 	return s, nil
 }
@@ -149,6 +144,16 @@ func setNetNS(s *specs.Spec, path string, host bool) {
 		nss = append(nss, ns)
 	}
 	s.Linux.Namespaces = nss
+}
+
+func withoutNamespace(nss []specs.LinuxNamespace, t specs.LinuxNamespaceType) []specs.LinuxNamespace {
+	var out []specs.LinuxNamespace
+	for _, ns := range nss {
+		if ns.Type != t {
+			out = append(out, ns)
+		}
+	}
+	return out
 }
 
 func removeOpt(opts []string, o string) []string {
@@ -311,23 +316,26 @@ func (e *Engine) addMounts(ctx context.Context, c *Container, s *specs.Spec, roo
 	return nil
 }
 
-// defaultSeccomp refuses what Docker's default profile refuses that matters most: kernel
-// modules, kexec, reboot, keyrings, clock and swap changes, accounting, handle-based opens and
-// new user namespaces are left to capabilities; everything else is allowed.
-func defaultSeccomp() *specs.LinuxSeccomp {
-	eperm := uint(unix.EPERM)
-	return &specs.LinuxSeccomp{
-		DefaultAction: specs.ActAllow,
-		Syscalls: []specs.LinuxSyscall{{
-			Names: []string{"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-				"finit_module", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load",
-				"kexec_load", "keyctl", "lookup_dcookie", "nfsservctl", "open_by_handle_at",
-				"perf_event_open", "pivot_root", "query_module", "quotactl", "reboot", "request_key", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "umount", "umount2",
-				"uselib", "userfaultfd", "ustat", "vm86", "vm86old"},
-			Action:   specs.ActErrno,
-			ErrnoRet: &eperm,
-		}},
+// seccompProfile is the filter for a container whose capabilities s already holds: none when
+// privileged or --security-opt seccomp=unconfined; else Docker's default profile, or the
+// profile JSON given with seccomp=FILE (Docker's format, or the OCI one), each adjusted to
+// the capabilities as Docker does (clone and unshare of namespaces need CAP_SYS_ADMIN, ...).
+func seccompProfile(s *specs.Spec, privileged bool, profile string) (*specs.LinuxSeccomp, error) {
+	var sc *specs.LinuxSeccomp
+	var err error
+	switch {
+	case privileged || profile == "unconfined":
+		return nil, nil
+	case profile != "":
+		if sc, err = seccomp.LoadProfile(profile, s); err != nil {
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "seccomp profile: %v", err)
+		}
+	default:
+		if sc, err = seccomp.GetDefaultProfile(s); err != nil {
+			return nil, fmt.Errorf("default seccomp profile: %w", err)
+		}
 	}
+	return sc, nil
 }
 
 func hostname(c *Container) string {

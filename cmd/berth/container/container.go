@@ -86,6 +86,7 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.securityOpts, "security-opt", nil, "Security options")
 	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device (HOST[:CONTAINER][:rwm]) or a CDI device (vendor.com/class=name) to the container")
 	fs.StringVar(&f.gpus, "gpus", "", "GPU devices to add to the container through CDI ('all', a count, or '\"device=0,1\"')")
+	fs.StringVar(&f.o.CgroupNS, "cgroupns", "", "Cgroup namespace to use: private (the default) or host")
 	fs.BoolVar(&f.o.Init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits")
 	fs.StringVar(&f.o.StopSignal, "stop-signal", "", "Signal to stop the container")
@@ -263,23 +264,28 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		o.Ulimits = append(o.Ulimits, ul)
 	}
 	for _, s := range f.securityOpts {
-		k, v, _ := strings.Cut(strings.Replace(s, ":", "=", 1), "=")
+		opt, err := engine.ParseSecurityOpt(s)
+		if err != nil {
+			return o, err
+		}
 		switch {
-		case k == "no-new-privileges" && (v == "" || v == "true"):
-			o.NoNewPrivs = true
-		case k == "no-new-privileges" && v == "false":
-		case k == "seccomp" && v == "unconfined":
+		case opt.Key == "no-new-privileges":
+			o.NoNewPrivs = opt.Value == "true"
+		case opt.Key == "seccomp" && opt.Value == "unconfined":
 			o.Seccomp = "unconfined"
-		case k == "seccomp" && v != "":
-			b, err := os.ReadFile(v)
+		case opt.Key == "seccomp":
+			b, err := os.ReadFile(opt.Value)
 			if err != nil {
-				return o, cli.Invalid("opening seccomp profile (%s) failed: %v", v, err)
+				return o, cli.Invalid("opening seccomp profile (%s) failed: %v", opt.Value, err)
+			}
+			if err := engine.ValidateSeccompProfile(b); err != nil {
+				return o, err
 			}
 			o.Seccomp = string(b)
-		case k == "label" || k == "apparmor":
-		default:
-			return o, cli.Invalid("invalid --security-opt %q: want no-new-privileges, seccomp=unconfined or seccomp=FILE", s)
 		}
+	}
+	if _, err := engine.ParseCgroupNS(o.CgroupNS); err != nil {
+		return o, err
 	}
 	var err error
 	if o.Restart, err = engine.ParseRestart(f.restart); err != nil {
