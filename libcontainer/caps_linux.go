@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,12 +104,25 @@ func (c *caps) apply() error {
 	_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	for i := uintptr(0); i < 64; i++ {
 		if c.ambient&(1<<i) != 0 {
+			// The kernel raises an ambient capability only when it is permitted and
+			// inheritable. `runc spec` lists ambient capabilities without inheritable ones
+			// (CVE-2022-29162 emptied that set): like runc, go on without them, with a warning.
 			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, i, 0, 0); err != nil {
-				return fmt.Errorf("raise ambient capability %d: %w", i, err)
+				logrus.Warnf("unable to raise ambient capability %s: %v", capName(i), err)
 			}
 		}
 	}
 	return nil
+}
+
+// capName names capability number c, as the spec does.
+func capName(c uintptr) string {
+	for n, v := range capNames {
+		if v == c {
+			return n
+		}
+	}
+	return fmt.Sprintf("capability %d", c)
 }
 
 // AllCaps lists every capability this process may grant (the kernel knows it and it is in our

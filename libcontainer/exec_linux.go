@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -80,23 +80,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 	cmd.Env = []string{"_BERTH_NSENTER_PID=" + strconv.Itoa(st.Pid), "_BERTH_NSENTER_NS=" + strings.Join(join, ","), "_BERTH_NSENTER_PIDFD=4"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{}
 	if proc.Terminal {
+		// The process makes its terminal from the container's /dev/ptmx (prepareExec), so
+		// that tty names the container's /dev/pts/N, and sends us the master.
 		if opts.ConsoleSocket == "" {
 			return 0, errdefs.Newf(errdefs.ErrInvalid, "process.terminal is set: --console-socket is required")
-		}
-		m, s, err := pty.Open()
-		if err != nil {
-			return 0, fmt.Errorf("allocate pty: %w", err)
-		}
-		defer m.Close()
-		defer s.Close()
-		if proc.ConsoleSize != nil {
-			_ = pty.Setsize(m, &pty.Winsize{Rows: uint16(proc.ConsoleSize.Height), Cols: uint16(proc.ConsoleSize.Width)})
-		}
-		// The process itself takes the terminal (prepareExec): a session leader here would be
-		// the intermediate, whose exit would hang up the terminal.
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
-		if err := sendConsole(opts.ConsoleSocket, m); err != nil {
-			return 0, err
 		}
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio(opts.Stdin, os.Stdin), stdioW(opts.Stdout, os.Stdout), stdioW(opts.Stderr, os.Stderr)
@@ -129,8 +116,27 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 		kill()
 		return 0, err
 	}
+	var reply io.Reader = parentSock
+	if proc.Terminal {
+		// One byte with the pty master attached, or the start of an error report.
+		first, master, err := RecvFd(int(parentSock.Fd()), 1)
+		if err != nil || len(first) == 0 {
+			kill()
+			return 0, fmt.Errorf("exec in %s: the process died while making its terminal", id)
+		}
+		if master == nil {
+			reply = io.MultiReader(bytes.NewReader(first), parentSock)
+		} else {
+			err := sendConsole(opts.ConsoleSocket, master)
+			master.Close()
+			if err != nil {
+				kill()
+				return 0, err
+			}
+		}
+	}
 	var msg syncMsg
-	if err := json.NewDecoder(parentSock).Decode(&msg); err == nil && msg.Type == "error" {
+	if err := json.NewDecoder(reply).Decode(&msg); err == nil && msg.Type == "error" {
 		kill()
 		return 0, execError(msg.Msg)
 	}
@@ -155,7 +161,7 @@ func execMain() {
 		// succeeds (the runtime reads EOF and returns at once, which exec --detach needs),
 		// and so does any descriptor the caller left open for us.
 		closeExtraFilesOnExec()
-		err = prepareExec(req.Process, req.Seccomp)
+		err = prepareExec(sock, req.Process, req.Seccomp)
 	}
 	if err != nil {
 		_ = json.NewEncoder(sock).Encode(syncMsg{Type: "error", Msg: err.Error()})
@@ -185,14 +191,11 @@ type execRequest struct {
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
-func prepareExec(proc *specs.Process, seccomp *specs.LinuxSeccomp) error {
+func prepareExec(sock *os.File, proc *specs.Process, seccomp *specs.LinuxSeccomp) error {
 	lx := &specs.Linux{Seccomp: seccomp}
 	if proc.Terminal {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("setsid: %w", err)
-		}
-		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-			return fmt.Errorf("set controlling terminal: %w", err)
+		if err := setupConsole(sock, proc); err != nil {
+			return err
 		}
 	}
 	if err := finishProcess(proc, lx); err != nil {
