@@ -36,20 +36,31 @@ import (
 func mountCgroup(dst string, flags uintptr, views []cgroups.View) error {
 	flags |= unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if cgroups.DetectMode() == cgroups.Unified {
-		err := unix.Mount("cgroup2", dst, "cgroup2", flags, "")
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
-			return fmt.Errorf("mount cgroup2: %w", err)
-		}
-		for _, v := range views {
-			if v.Name == "" {
-				return bindCgroup(v.Source, dst, flags)
-			}
-		}
-		return fmt.Errorf("mount cgroup2: %w (and no cgroup of our own to bind)", err)
+		return mountCgroup2(dst, flags, views)
 	}
+	return mountCgroup1(dst, flags, views)
+}
+
+// mountCgroup2 mounts a v2 host's hierarchy, rooted at the cgroup namespace's root.
+func mountCgroup2(dst string, flags uintptr, views []cgroups.View) error {
+	err := unix.Mount("cgroup2", dst, "cgroup2", flags, "")
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount cgroup2: %w", err)
+	}
+	for _, v := range views {
+		if v.Name == "" {
+			return bindCgroup(v.Source, dst, flags)
+		}
+	}
+	return fmt.Errorf("mount cgroup2: %w (and no cgroup of our own to bind)", err)
+}
+
+// mountCgroup1 makes the tmpfs of a v1 or hybrid host's hierarchies, one bind of our own
+// cgroup in each.
+func mountCgroup1(dst string, flags uintptr, views []cgroups.View) error {
 	if err := unix.Mount("tmpfs", dst, "tmpfs", flags&^unix.MS_RDONLY, "mode=755,size=64k"); err != nil {
 		return fmt.Errorf("mount tmpfs for cgroups: %w", err)
 	}
