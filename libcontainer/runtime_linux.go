@@ -664,12 +664,19 @@ func withDefaultDevices(lx *specs.Linux) *specs.LinuxResources {
 		return r
 	}
 	num := func(n int64) *int64 { return &n }
-	devs := append([]specs.LinuxDevice{}, defaultDevices...)
-	devs = append(devs, lx.Devices...)
-	rules := append([]specs.LinuxDeviceCgroup{}, r.Devices...)
-	for _, d := range devs {
-		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: num(d.Major), Minor: num(d.Minor), Access: "rwm"})
+	allow := func(rules []specs.LinuxDeviceCgroup, devs []specs.LinuxDevice, access string) []specs.LinuxDeviceCgroup {
+		for _, d := range devs {
+			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: d.Type, Major: num(d.Major), Minor: num(d.Minor), Access: access})
+		}
+		return rules
 	}
+	// The devices the spec creates may be created ("m": the init makes their nodes once it is
+	// in its cgroup); what else they allow is the spec's rules' say (--device's "r"). Unlike
+	// runc, no other node may be made: mknod of a device not granted fails. The defaults are
+	// usable in full.
+	rules := append([]specs.LinuxDeviceCgroup{}, r.Devices...)
+	rules = allow(rules, lx.Devices, "m")
+	rules = allow(rules, defaultDevices, "rwm")
 	rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(5), Minor: num(2), Access: "rwm"}, // ptmx
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(136), Minor: num(-1), Access: "rwm"}, // pts
 		specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: num(5), Minor: num(1), Access: "rwm"})    // console

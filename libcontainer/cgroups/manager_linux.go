@@ -435,19 +435,33 @@ func (m *Manager) Destroy() error {
 	}
 	var firstErr error
 	for _, d := range m.dirs() {
-		var err error
-		for i := 0; i < 200; i++ {
-			if err = os.Remove(d); err == nil || errors.Is(err, os.ErrNotExist) {
-				err = nil
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("remove cgroup %s: %w", d, err)
+		if err := removeCgroup(d); err != nil && firstErr == nil {
+			firstErr = err
 		}
 	}
 	return firstErr
+}
+
+// removeCgroup removes d and the cgroups a (privileged) container made below it, deepest first,
+// retrying while the kernel still counts exiting processes in them.
+func removeCgroup(d string) error {
+	if ents, err := os.ReadDir(d); err == nil {
+		for _, e := range ents {
+			if e.IsDir() {
+				if err := removeCgroup(filepath.Join(d, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var err error
+	for i := 0; i < 200; i++ {
+		if err = os.Remove(d); err == nil || errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("remove cgroup %s: %w", d, err)
 }
 
 func write(dir, file, value string) error {
