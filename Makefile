@@ -5,7 +5,7 @@ LDFLAGS := -X github.com/berth-project/berth/internal/engine.Version=$(VERSION)
 # The monitor is C run before the Go runtime (see cmd/berth-monitor); static, it needs ~1.4 MB RSS.
 MONITOR_LDFLAGS := -s -w -linkmode external -extldflags -static
 
-.PHONY: all berth install deps demo test unit e2e completions bench clean
+.PHONY: all berth install deps demo test unit e2e fuzz completions bench clean
 
 all: berth
 
@@ -31,6 +31,19 @@ demo: deps berth
 test: deps berth
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 25m ./...
+	$(MAKE) fuzz
+
+# fuzz runs every fuzz target of a parser of untrusted input briefly (FUZZTIME each), so CI
+# keeps them alive; a finding fails the run and leaves its input under testdata/fuzz/.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := ./libimage/archive:FuzzUnpack ./build:FuzzParse ./libimage:FuzzParseReference \
+	./libnet:FuzzParsePorts ./internal/engine:FuzzParseSecurityOpt ./internal/engine:FuzzParseDevice \
+	./internal/engine:FuzzValidateSeccompProfile
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /tests)

@@ -48,8 +48,16 @@ func ParseReference(s string) (Reference, error) {
 
 func lastPart(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 
+// unwrapNameErr is ggcr's reason without its prefix, on one line: it quotes the input
+// unescaped, control characters included (found by FuzzParseReference).
 func unwrapNameErr(err error) string {
-	return strings.TrimPrefix(err.Error(), "could not parse reference: ")
+	msg := strings.TrimPrefix(err.Error(), "could not parse reference: ")
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, msg)
 }
 
 // Repo is "registry/repository".
