@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+
+	"github.com/berth-project/berth/libimage/driver"
 )
 
 // Writable layers of containers and build steps live in the same driver as image layers,
@@ -39,4 +41,32 @@ func (s *Store) RemoveContainerLayer(ctx context.Context, id string) error {
 // DiffContainerLayer streams the writable layer's changes as an OCI layer tar.
 func (s *Store) DiffContainerLayer(ctx context.Context, id string, w io.Writer) error {
 	return s.drv.Diff(ctx, id, w)
+}
+
+// LayerData is the storage driver's name and what it tells of layer id (a container's
+// writable layer or an image's top layer, by chain ID), as inspect's GraphDriver shows them;
+// a driver with nothing to tell gives nil data.
+func (s *Store) LayerData(id string) (string, map[string]string) {
+	d, ok := s.drv.(driver.Describer)
+	if !ok {
+		return s.drv.Name(), nil
+	}
+	data, err := d.Describe(hexOf(id))
+	if err != nil {
+		return s.drv.Name(), nil
+	}
+	return s.drv.Name(), data
+}
+
+// LayerSizes returns the uncompressed size of every stored image layer by chain ID.
+func (s *Store) LayerSizes(ctx context.Context) (map[string]int64, error) {
+	ls, err := s.meta.Layers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list layers: %w", err)
+	}
+	out := make(map[string]int64, len(ls))
+	for _, l := range ls {
+		out[l.ChainID] = l.Size
+	}
+	return out, nil
 }

@@ -103,9 +103,9 @@ func TestRunInteractiveTerminal(t *testing.T) {
 	if code != 0 || b.Run("inspect", "-f", "{{.State.Running}}", "det").Stdout != "true\n" {
 		t.Errorf("attach --detach-keys: exit %d, output %q", code, out)
 	}
-	b.Run("attach", "--detach-keys", "ctrl-", "det").WantError(t, 125, "detach keys")
+	b.Run("attach", "--detach-keys", "ctrl-", "det").WantError(t, 1, "detach keys")
 	b.Run("rm", "-f", "det").WantSuccess(t)
-	b.Run("attach", "nosuch").WantError(t, 125, "no such container")
+	b.Run("attach", "nosuch").WantError(t, 1, "no such container")
 }
 
 func TestRunStdinAndAttach(t *testing.T) {
@@ -129,7 +129,7 @@ func TestRunStdinAndAttach(t *testing.T) {
 	if r := b.Run("attach", "later").WantExit(t, 4); r.Stdout != "late\n" {
 		t.Errorf("attach: %q", r.Stdout)
 	}
-	b.Run("attach", "later").WantError(t, 125, "cannot attach to a stopped container")
+	b.Run("attach", "later").WantError(t, 1, "cannot attach to a stopped container")
 }
 
 func TestExec(t *testing.T) {
@@ -156,8 +156,8 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec -it: exit %d, output %q", code, out)
 	}
 	b.Run("stop", "-t", "0", "box").WantSuccess(t)
-	b.Run("exec", "box", "true").WantError(t, 125, "is not running")
-	b.Run("exec", "nosuch", "true").WantError(t, 125, "no such container")
+	b.Run("exec", "box", "true").WantError(t, 1, "is not running")
+	b.Run("exec", "nosuch", "true").WantError(t, 1, "no such container")
 }
 
 func TestRestartPolicyAndHealth(t *testing.T) {

@@ -62,7 +62,7 @@ func TestContainerDetachedLifecycle(t *testing.T) {
 		t.Errorf("ps:\n%s", r.Stdout)
 	}
 	b.Run("run", "-d", "--name", "web", "localhost/bb:1", "true").WantError(t, 125, `"web" is already in use`)
-	b.Run("rm", "web").WantError(t, 125, "container is running")
+	b.Run("rm", "web").WantError(t, 2, "container is running")
 	for i := 0; i < 100 && b.Run("logs", "web").Stdout == ""; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -82,8 +82,8 @@ func TestContainerDetachedLifecycle(t *testing.T) {
 		t.Errorf("wait after kill: %q", got)
 	}
 	b.Run("rm", "web").WantSuccess(t)
-	b.Run("rm", "web").WantError(t, 125, "no such container: web")
-	b.Run("logs", "nosuch").WantError(t, 125, "no such container")
+	b.Run("rm", "web").WantError(t, 1, "no such container: web")
+	b.Run("logs", "nosuch").WantError(t, 1, "no such container")
 }
 
 func TestContainerMonitorKilled(t *testing.T) {
@@ -163,8 +163,8 @@ func TestContainerParallelRunsLeaveNothing(t *testing.T) {
 func TestRemoveImageInUse(t *testing.T) {
 	b := withImage(t)
 	b.Run("create", "--name", "user", "localhost/bb:1", "true").WantSuccess(t)
-	b.Run("rmi", "localhost/bb:1").WantError(t, 125, "in use by a container")
-	b.Run("rmi", "-f", "localhost/bb:1").WantError(t, 125, "in use by a container")
+	b.Run("rmi", "localhost/bb:1").WantError(t, 2, "in use by a container")
+	b.Run("rmi", "-f", "localhost/bb:1").WantError(t, 2, "in use by a container")
 	b.Run("start", "-a", "user").WantSuccess(t)
 	b.Run("rm", "user").WantSuccess(t)
 	b.Run("rmi", "localhost/bb:1").WantSuccess(t)

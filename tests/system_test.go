@@ -25,7 +25,7 @@ func TestVersionAndInfo(t *testing.T) {
 func TestBadFlagsAndConfig(t *testing.T) {
 	b := NewBerth(t)
 	b.Run("info", "--bogus").WantError(t, 125, "unknown flag: --bogus")
-	b.Run("version", "extra").WantError(t, 125, `"berth version" requires exactly 0 arguments`)
+	b.Run("version", "extra").WantError(t, 1, `"berth version" requires exactly 0 arguments`)
 	b.Run("--log-level", "loud", "version").WantError(t, 125, `invalid --log-level "loud"`)
 	bad := filepath.Join(t.TempDir(), "berth.conf")
 	os.WriteFile(bad, []byte("root = \"/x\"\nstorage_driver = \n"), 0o644)

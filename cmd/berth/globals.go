@@ -40,7 +40,7 @@ func checkGlobalFlags(root *cobra.Command, args []string) error {
 		}
 		f := lookup(name, short)
 		if f == nil {
-			return errdefs.Newf(errdefs.ErrInvalid, "unknown flag: %s\nSee 'berth --help'", strings.SplitN(a, "=", 2)[0])
+			return errdefs.Newf(errdefs.ErrUsage, "unknown flag: %s\nSee 'berth --help'", strings.SplitN(a, "=", 2)[0])
 		}
 		if !hasValue && f.NoOptDefVal == "" {
 			i++ // its value

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/internal/errdefs"
@@ -38,15 +40,18 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	var err error
+	class := errdefs.ClassRun // the runtime is run's engine: its failures are berth's own
 	if rest, ok := runtimeArgs(args); ok {
 		err = runtime.Run(ctx, rest)
 	} else {
 		g := &cli.Globals{}
 		root := newRootCommand(g)
 		root.SetArgs(args)
+		var cmd *cobra.Command
 		if err = checkGlobalFlags(root, args); err == nil {
-			err = root.ExecuteContext(ctx)
+			cmd, err = root.ExecuteContextC(ctx)
 		}
+		class = cli.ExitClass(cmd)
 		g.Close()
 	}
 	if err != nil {
@@ -54,7 +59,13 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, msg)
 		}
 	}
-	return errdefs.ExitCode(err)
+	return exitCode(err, class)
+}
+
+// exitCode is the one place an error becomes berth's exit status, through errdefs' table
+// (documented in `berth --help`).
+func exitCode(err error, class errdefs.Class) int {
+	return errdefs.ExitCode(err, class)
 }
 
 // formatError renders err as "Error: ..."; a container's own exit status prints nothing.

@@ -12,6 +12,8 @@ import (
 	"github.com/berth-project/berth/cmd/berth/pod"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/userns"
 )
 
@@ -32,7 +34,8 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth",
 		Short:         "A daemonless container engine",
-		Long:          "berth builds, pulls, pushes and runs containers with no daemon; a drop-in for the docker CLI.",
+		Long:          "berth builds, pulls, pushes and runs containers with no daemon; a drop-in for the docker CLI.\n\n" + errdefs.ExitTable,
+		Version:       engine.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -48,6 +51,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 		},
 	}
 	root.SetFlagErrorFunc(cli.FlagError)
+	root.SetVersionTemplate("berth version {{.Version}}\n")
 	g.AddFlags(root.PersistentFlags())
 	root.AddCommand(system.Commands()...)
 	root.AddCommand(image.Commands()...)

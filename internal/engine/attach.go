@@ -51,7 +51,7 @@ type AttachIO struct {
 // Attach connects to a running container's monitor.
 func (e *Engine) Attach(ctx context.Context, c *Container) (*AttachConn, error) {
 	if c.State != StateRunning && c.State != StateCreated && c.State != StatePaused {
-		return nil, errdefs.Newf(errdefs.ErrInvalid, "you cannot attach to a stopped container, start it first")
+		return nil, errdefs.Newf(errdefs.ErrConflict, "you cannot attach to a stopped container, start it first")
 	}
 	p := e.runFile(c, "attach")
 	if len(p) >= 108 { // sun_path: go through the directory's file descriptor

@@ -140,6 +140,8 @@ func (e *Engine) newContainer(ctx context.Context, o CreateOptions) (c *Containe
 	if o.Entrypoint == nil && len(o.Cmd) == 0 && len(img.Config.Config.Cmd) == 0 && len(img.Config.Config.Entrypoint) == 0 {
 		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "no command specified")
 	}
+	// The container carries its image's labels; its own win (Docker's merge).
+	o.Labels = MergeLabels(img.Config.Config.Labels, o.Labels)
 	if o.PublishAll {
 		o.Ports = append(append([]libnet.PortMapping{}, o.Ports...), exposedPorts(img.Config.Config.ExposedPorts)...)
 	}
@@ -453,15 +455,15 @@ func (e *Engine) RenameContainer(ctx context.Context, ref, name string) error {
 	return db.Containers().Rename(ctx, c.ID, name, c)
 }
 
-// PruneContainers removes every stopped container and returns their ids.
-func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
+// PruneContainers removes every stopped container f matches and returns their ids.
+func (e *Engine) PruneContainers(ctx context.Context, f PruneFilter) ([]string, error) {
 	cs, err := e.Containers(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, c := range cs {
-		if c.Active() || c.Infra { // an infra container goes with its pod
+		if c.Active() || c.Infra || !f.Match(c.Options.Labels, c.Created) { // an infra container goes with its pod
 			continue
 		}
 		if err := e.RemoveContainer(ctx, c.ID, RemoveOptions{}); err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrInUse) {
@@ -470,6 +472,21 @@ func (e *Engine) PruneContainers(ctx context.Context) ([]string, error) {
 		out = append(out, c.ID)
 	}
 	return out, nil
+}
+
+// MergeLabels returns base's labels overridden by over's; nil when both are empty.
+func MergeLabels(base, over map[string]string) map[string]string {
+	if len(base) == 0 && len(over) == 0 {
+		return over
+	}
+	out := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
 }
 
 func randomID() string {

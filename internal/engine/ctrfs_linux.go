@@ -222,7 +222,7 @@ func (e *Engine) Top(ctx context.Context, ref string, args []string) ([]string, 
 		return nil, nil, err
 	}
 	if c.State != StateRunning && c.State != StatePaused {
-		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "container %s is not running", c.Name)
+		return nil, nil, errdefs.Newf(errdefs.ErrConflict, "container %s is not running", c.Name)
 	}
 	rt, err := e.runtimeFor(c.Options.Runtime)
 	if err != nil {

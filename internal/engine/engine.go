@@ -44,7 +44,9 @@ func (e *Engine) Lock(ctx context.Context, kind, name string) (*lock.Lock, error
 // Close releases what the engine opened.
 func (e *Engine) Close() error {
 	if e.db != nil {
-		return e.db.Close()
+		db := e.db
+		e.db = nil
+		return db.Close()
 	}
 	return nil
 }

@@ -47,9 +47,9 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 	switch c.State {
 	case StateRunning:
 	case StatePaused:
-		return 0, errdefs.Newf(errdefs.ErrInvalid, "container %s is paused, unpause the container before exec", c.Name)
+		return 0, errdefs.Newf(errdefs.ErrConflict, "container %s is paused, unpause the container before exec", c.Name)
 	default:
-		return 0, errdefs.Newf(errdefs.ErrInvalid, "container %s is not running", c.Name)
+		return 0, errdefs.Newf(errdefs.ErrConflict, "container %s is not running", c.Name)
 	}
 	rt, err := e.runtimeFor(c.Options.Runtime)
 	if err != nil {

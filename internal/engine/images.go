@@ -96,8 +96,9 @@ func (e *Engine) InspectImage(img *libimage.Image) ImageInspect {
 	if len(cf.History) > 0 {
 		i.Comment = cf.History[len(cf.History)-1].Comment
 	}
-	i.GraphDriver.Name = e.Config.StorageDriver
-	i.GraphDriver.Data = map[string]string{}
+	if store, err := e.Images(context.Background()); err == nil {
+		i.GraphDriver.Name, i.GraphDriver.Data = store.LayerData(img.TopLayer)
+	}
 	i.RootFS.Type = "layers"
 	for _, d := range cf.RootFS.DiffIDs {
 		i.RootFS.Layers = append(i.RootFS.Layers, d.String())
@@ -107,9 +108,9 @@ func (e *Engine) InspectImage(img *libimage.Image) ImageInspect {
 }
 
 // PruneImages removes the images no container was made from: dangling ones, or with all
-// every such image. It waits for running builds, as [Engine.PruneBuilder] does, because a
-// build's intermediate images are dangling until it ends.
-func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
+// every such image, of those f matches. It waits for running builds, as [Engine.PruneBuilder]
+// does, because a build's intermediate images are dangling until it ends.
+func (e *Engine) PruneImages(ctx context.Context, all bool, f PruneFilter) ([]string, error) {
 	held, err := lock.Acquire(ctx, e.buildsLockPath())
 	if err != nil {
 		return nil, fmt.Errorf("image prune: wait for running builds: %w", err)
@@ -122,6 +123,15 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, error) {
 	used, err := e.imagesInUse(ctx)
 	if err != nil {
 		return nil, err
+	}
+	imgs, err := store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, img := range imgs {
+		if !f.Match(img.Config.Config.Labels, img.Created) {
+			used[img.ID] = true // kept as if in use
+		}
 	}
 	return store.Prune(ctx, all, func(_ context.Context, id string) (bool, error) { return used[id], nil })
 }

@@ -25,9 +25,16 @@ type ContainerJSON struct {
 	Driver          string
 	Platform        string
 	HostConfig      HostConfigJSON
+	GraphDriver     GraphDriverJSON
 	Mounts          []MountJSON
 	Config          ConfigJSON
 	NetworkSettings map[string]any
+}
+
+// GraphDriverJSON names the storage driver and, for overlay, the layer's directories.
+type GraphDriverJSON struct {
+	Name string
+	Data map[string]string
 }
 
 type ContainerStateJSON struct {
@@ -157,10 +164,9 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 				cfg.User = ic.User
 			}
 			cfg.Volumes = ic.Volumes
-			if cfg.Labels == nil && len(ic.Labels) > 0 {
-				cfg.Labels = ic.Labels
-			}
+			cfg.Labels = MergeLabels(ic.Labels, o.Labels)
 		}
+		j.GraphDriver.Name, j.GraphDriver.Data = store.LayerData(c.ID)
 	}
 	args := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
 	if len(args) > 0 {

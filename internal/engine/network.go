@@ -526,7 +526,8 @@ func (e *Engine) RemoveNetwork(ctx context.Context, ref string, force bool) erro
 
 // PruneNetworks removes every user network no container is configured to use, and then the
 // kernel leftovers (veths, bridges, rules, netns) nothing in the database accounts for.
-func (e *Engine) PruneNetworks(ctx context.Context) ([]string, error) {
+// Only networks f matches are removed.
+func (e *Engine) PruneNetworks(ctx context.Context, f PruneFilter) ([]string, error) {
 	e.sweepNetworks(ctx)
 	ns, err := e.Networks(ctx)
 	if err != nil {
@@ -544,7 +545,7 @@ func (e *Engine) PruneNetworks(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, n := range ns {
-		if used[n.Name] || n.Name == e.defaultNetworkName() {
+		if used[n.Name] || n.Name == e.defaultNetworkName() || !f.Match(n.Labels, n.Created) {
 			continue
 		}
 		if err := e.removeNetwork(ctx, n); err != nil {

@@ -278,7 +278,7 @@ func (e *Engine) KillContainer(ctx context.Context, ref string, sig syscall.Sign
 		return nil, err
 	}
 	if !c.Active() {
-		return nil, errdefs.Newf(errdefs.ErrInvalid, "container %s is not running", c.Name)
+		return nil, errdefs.Newf(errdefs.ErrConflict, "container %s is not running", c.Name)
 	}
 	rt, err := e.runtimeFor(c.Options.Runtime)
 	if err != nil {
@@ -346,9 +346,9 @@ func (e *Engine) PauseContainer(ctx context.Context, ref string, pause bool) (*C
 	}
 	switch {
 	case pause && c.State != StateRunning:
-		return nil, errdefs.Newf(errdefs.ErrInvalid, "container %s is not running", c.Name)
+		return nil, errdefs.Newf(errdefs.ErrConflict, "container %s is not running", c.Name)
 	case !pause && c.State != StatePaused:
-		return nil, errdefs.Newf(errdefs.ErrInvalid, "container %s is not paused", c.Name)
+		return nil, errdefs.Newf(errdefs.ErrConflict, "container %s is not paused", c.Name)
 	case pause:
 		err, c.State = rt.Pause(c.ID), StatePaused
 	default:

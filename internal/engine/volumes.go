@@ -131,16 +131,19 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 	return db.Volumes().Delete(ctx, name)
 }
 
-// PruneVolumes removes every volume no container uses (only anonymous ones unless all) and
-// returns their names.
-func (e *Engine) PruneVolumes(ctx context.Context, all bool) ([]string, error) {
+// PruneVolumes removes every volume f matches that no container uses (only anonymous ones
+// unless all, or the filter's all=true) and returns their names.
+func (e *Engine) PruneVolumes(ctx context.Context, all bool, f PruneFilter) ([]string, error) {
+	if f.All != nil {
+		all = all || *f.All
+	}
 	vs, err := e.Volumes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, v := range vs {
-		if !all && !v.Anonymous() {
+		if (!all && !v.Anonymous()) || !f.Match(v.Labels, v.CreatedAt) {
 			continue
 		}
 		err := e.RemoveVolume(ctx, v.Name, false)

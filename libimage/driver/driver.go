@@ -98,3 +98,9 @@ func drain(r io.Reader, err error) error {
 	_, err = io.Copy(io.Discard, r)
 	return err
 }
+
+// Describer is an optional ability: the paths of a layer as inspect's GraphDriver.Data shows
+// them (Docker's overlay2 keys: LowerDir, UpperDir, MergedDir, WorkDir).
+type Describer interface {
+	Describe(id string) (map[string]string, error)
+}

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/libimage/archive"
 )
 
@@ -313,4 +314,39 @@ func (d *overlay) Remove(id string) error {
 		os.Remove(filepath.Join(d.home, "l", string(link)))
 	}
 	return os.RemoveAll(tmp)
+}
+
+var _ Describer = (*overlay)(nil)
+
+// Describe gives the layer's directories: its own diff as UpperDir, its parents' diffs
+// (nearest first, resolved from their short links) as LowerDir, and the merged and work dirs;
+// an image layer has no WorkDir.
+func (d *overlay) Describe(id string) (map[string]string, error) {
+	if !d.Exists(id) {
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "layer %s does not exist", id)
+	}
+	dir := d.dir(id)
+	data := map[string]string{"UpperDir": filepath.Join(dir, "diff"), "MergedDir": filepath.Join(dir, "merged")}
+	if _, err := os.Stat(filepath.Join(dir, "work")); err == nil {
+		data["WorkDir"] = filepath.Join(dir, "work")
+	}
+	lower, err := os.ReadFile(filepath.Join(dir, "lower"))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("describe layer %s: %w", id, err)
+	}
+	var dirs []string
+	for _, l := range strings.Split(string(lower), ":") {
+		if l == "" {
+			continue
+		}
+		p := filepath.Join(d.home, l)
+		if target, err := os.Readlink(p); err == nil {
+			p = filepath.Clean(filepath.Join(filepath.Dir(p), target))
+		}
+		dirs = append(dirs, p)
+	}
+	if len(dirs) > 0 {
+		data["LowerDir"] = strings.Join(dirs, ":")
+	}
+	return data, nil
 }

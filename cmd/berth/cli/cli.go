@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -74,7 +75,7 @@ func (g *Globals) Setup(fs *pflag.FlagSet) error {
 	}
 	lvl, err := logrus.ParseLevel(cfg.LogLevel)
 	if err != nil {
-		return Invalid("invalid --log-level %q: want debug, info, warn or error", cfg.LogLevel)
+		return errdefs.Newf(errdefs.ErrUsage, "invalid --log-level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
 	logrus.SetLevel(lvl)
 	g.engine = engine.New(cfg)
@@ -102,20 +103,21 @@ func Engine(cmd *cobra.Command) *engine.Engine {
 var ErrSkip = errors.New("skip target")
 
 // EachTarget runs fn for every target, printing each success (fn's returned text, or the
-// target itself) and reporting each failure; it fails if any target failed.
+// target itself) and reporting each failure; it fails if any target failed, with an error
+// that carries every failure's kind for the exit status.
 func EachTarget(cmd *cobra.Command, targets []string, fn func(ctx context.Context, e *engine.Engine, target string) (string, error)) error {
 	e := Engine(cmd)
-	var failed error
+	var failed []error
 	for _, t := range targets {
 		out, err := fn(cmd.Context(), e, t)
 		if errors.Is(err, ErrSkip) {
 			continue
 		}
 		if err != nil {
-			if failed != nil {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed)
+			if len(failed) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed[len(failed)-1])
 			}
-			failed = err
+			failed = append(failed, err)
 			continue
 		}
 		if out == "" {
@@ -123,12 +125,53 @@ func EachTarget(cmd *cobra.Command, targets []string, fn func(ctx context.Contex
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), out)
 	}
-	return failed
+	if len(failed) == 0 {
+		return nil
+	}
+	return &errdefs.Multi{Errs: failed}
+}
+
+// IgnoreMissing makes fn succeed silently for a target that does not exist when force is
+// set, as `rm -f`, `rmi -f` and `volume rm -f` of an absent object do in Docker: nothing is
+// printed for it.
+func IgnoreMissing(force bool, fn func(ctx context.Context, e *engine.Engine, target string) (string, error)) func(ctx context.Context, e *engine.Engine, target string) (string, error) {
+	return func(ctx context.Context, e *engine.Engine, target string) (string, error) {
+		out, err := fn(ctx, e, target)
+		if force && errors.Is(err, errdefs.ErrNotFound) {
+			return "", ErrSkip
+		}
+		return out, err
+	}
+}
+
+// exitClassKey is the annotation ExitClass reads.
+const exitClassKey = "berth.exit-class"
+
+// SetExitClass marks cmd as run/create (errdefs.ClassRun) or start (errdefs.ClassStart) for
+// the exit-code table.
+func SetExitClass(cmd *cobra.Command, c errdefs.Class) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[exitClassKey] = strconv.Itoa(int(c))
+	return cmd
+}
+
+// ExitClass says how cmd's failures map to exit statuses (nil: any other command).
+func ExitClass(cmd *cobra.Command) errdefs.Class {
+	if cmd == nil {
+		return errdefs.ClassOther
+	}
+	n, err := strconv.Atoi(cmd.Annotations[exitClassKey])
+	if err != nil {
+		return errdefs.ClassOther
+	}
+	return errdefs.Class(n)
 }
 
 // FlagError wraps a flag parsing error the Docker way, pointing at the command's help.
 func FlagError(cmd *cobra.Command, err error) error {
-	return errdefs.Newf(errdefs.ErrInvalid, "%v\nSee '%s --help'", err, cmd.CommandPath())
+	return errdefs.Newf(errdefs.ErrUsage, "%v\nSee '%s --help'", err, cmd.CommandPath())
 }
 
 // Invalid returns an ErrInvalid error for a bad flag value.

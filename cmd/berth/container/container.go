@@ -464,7 +464,7 @@ func createCommand() *cobra.Command {
 		},
 	}
 	f.add(cmd.Flags())
-	return cmd
+	return cli.SetExitClass(cmd, errdefs.ClassRun)
 }
 
 func runCommand() *cobra.Command {
@@ -510,7 +510,7 @@ func runCommand() *cobra.Command {
 	fl.BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
 	fl.StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
 	fl.BoolVar(&sigProxy, "sig-proxy", true, "Proxy received signals to the process")
-	return cmd
+	return cli.SetExitClass(cmd, errdefs.ClassRun)
 }
 
 // exitStatus turns a container's status into the command's: 0, or an error carrying it.
@@ -571,7 +571,7 @@ func startCommand() *cobra.Command {
 	fl.BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
 	fl.BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
 	fl.StringVar(&detachKeys, "detach-keys", "ctrl-p,ctrl-q", "Override the key sequence for detaching a container")
-	return cmd
+	return cli.SetExitClass(cmd, errdefs.ClassStart)
 }
 
 func attachCommand() *cobra.Command {

@@ -210,12 +210,17 @@ func renameCommand() *cobra.Command {
 
 func pruneCommand() *cobra.Command {
 	var force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
 		Args:  cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ids, err := cli.Engine(cmd).PruneContainers(cmd.Context())
+			pf, err := engine.ParsePruneFilters(filters, "until", "label", "label!")
+			if err != nil {
+				return err
+			}
+			ids, err := cli.Engine(cmd).PruneContainers(cmd.Context(), pf)
 			if len(ids) > 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Containers:")
 			}
@@ -226,6 +231,7 @@ func pruneCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=, label=, label!=)")
 	return cmd
 }
 

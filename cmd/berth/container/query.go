@@ -13,17 +13,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/rows"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/libimage"
 	"github.com/berth-project/berth/libnet"
 )
-
-type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Status, Ports, Names, State, Size, Labels, Mounts, Networks string
-	Pod, PodName                                                                                           string
-}
 
 // psFilter is the set of --filter KEY=VALUE: values of one key are ORed, keys are ANDed.
 type psFilter map[string][]string
@@ -145,25 +141,6 @@ func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Contai
 		})
 }
 
-func status(c *engine.Container) string {
-	switch c.State {
-	case engine.StateRunning, engine.StatePaused:
-		s := "Up " + units.HumanDuration(time.Since(c.StartedAt))
-		if c.State == engine.StatePaused {
-			s += " (Paused)"
-		}
-		if c.Health != nil {
-			s += " (" + c.Health.Status + ")"
-		}
-		return s
-	case engine.StateRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.StartedAt)))
-	case engine.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
-	}
-	return "Created"
-}
-
 func psCommand(use string) *cobra.Command {
 	var all, quiet, noTrunc, latest, size, noHeading, pod bool
 	var last int
@@ -203,7 +180,7 @@ func psCommand(use string) *cobra.Command {
 				}
 			}
 			images := map[string]*libimage.Image{} // each image looked up once
-			var rows []any
+			var out []any
 			for _, c := range cs {
 				if !all && last <= 0 && !c.Active() && len(pf["status"]) == 0 && len(pf["exited"]) == 0 {
 					continue
@@ -216,43 +193,14 @@ func psCommand(use string) *cobra.Command {
 					img, _ = store.Lookup(ctx, c.ImageID)
 					images[c.ImageID] = img
 				}
-				r := psRow{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Status: status(c),
-					CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
-					Networks: strings.Join(c.NetworkNames(), ","), Command: commandLine(c, img)}
-				if r.Networks == "" {
-					r.Networks = c.NetworkMode()
-				}
-				if c.Net != nil && c.Active() {
-					r.Ports = engine.FormatPorts(c.Net.Ports)
-				}
-				if img != nil && len(img.Names) == 0 {
-					r.Image = img.ShortID()
-				}
-				var labels, mounts []string
-				for k, v := range c.Options.Labels {
-					labels = append(labels, k+"="+v)
-				}
-				for _, m := range c.Options.Mounts {
-					mounts = append(mounts, m.Source)
-				}
-				r.Labels, r.Mounts = strings.Join(labels, ","), strings.Join(mounts, ",")
-				r.Pod, r.PodName = c.Options.Pod, pods[c.Options.Pod]
-				if !noTrunc {
-					r.ID = c.ID[:12]
-					if len(r.Pod) > 12 {
-						r.Pod = r.Pod[:12]
-					}
-					if len(r.Command) > 20 {
-						r.Command = r.Command[:19] + "…"
-					}
-				}
-				r.Command = `"` + r.Command + `"`
-				if size {
+				r := rows.NewContainer(c, img, !noTrunc)
+				r.PodName = pods[c.Options.Pod]
+				if size || strings.Contains(f, ".Size") { // docker measures for a template asking
 					if rw, virt, err := e.ContainerSize(ctx, c); err == nil {
 						r.Size = fmt.Sprintf("%s (virtual %s)", units.HumanSizeWithPrecision(float64(rw), 3), units.HumanSizeWithPrecision(float64(virt), 3))
 					}
 				}
-				rows = append(rows, r)
+				out = append(out, r)
 			}
 			def := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 			if size {
@@ -263,7 +211,7 @@ func psCommand(use string) *cobra.Command {
 			}
 			return format.List{Format: f, Quiet: "ID", QuietOn: quiet, Default: def, NoHeading: noHeading,
 				Headers: map[string]string{"ID": "CONTAINER ID", "RunningFor": "CREATED", "Names": "NAMES", "Pod": "POD ID", "PodName": "PODNAME"},
-			}.Write(cmd.OutOrStdout(), rows)
+			}.Write(cmd.OutOrStdout(), out)
 		},
 	}
 	fl := cmd.Flags()
@@ -282,24 +230,6 @@ func psCommand(use string) *cobra.Command {
 	fl.StringVar(&sortBy, "sort", "created", "Sort by command, created, id, image, names, runningfor, size or status")
 	fl.Bool("external", false, "Also show containers of other tools in the storage (berth's storage has none)")
 	return cmd
-}
-
-// commandLine is the container's command as ps shows it: its entrypoint and command, or
-// its image's (img may be nil).
-func commandLine(c *engine.Container, img *libimage.Image) string {
-	o := c.Options
-	var args []string
-	switch {
-	case o.Entrypoint != nil || len(o.Cmd) > 0:
-		if o.Entrypoint != nil {
-			args = append(args, *o.Entrypoint...)
-		}
-		args = append(args, o.Cmd...)
-	case img != nil:
-		ic := img.Config.Config
-		args = append(append(args, ic.Entrypoint...), ic.Cmd...)
-	}
-	return strings.Join(args, " ")
 }
 
 func logsCommand() *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/rows"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
@@ -42,6 +43,10 @@ func volumeCreateCommand() *cobra.Command {
 				l[k] = v
 			}
 			v, err := cli.Engine(cmd).CreateVolume(cmd.Context(), name, l)
+			if errors.Is(err, errdefs.ErrExists) {
+				// Docker hands back the existing volume; its labels stay as they were.
+				v, err = cli.Engine(cmd).Volume(cmd.Context(), name)
+			}
 			if err != nil {
 				return err
 			}
@@ -53,8 +58,6 @@ func volumeCreateCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&driver, "driver", "d", "local", "Specify volume driver name")
 	return cmd
 }
-
-type volumeRow struct{ Driver, Name, Mountpoint, Scope, Labels string }
 
 func volumeListCommand() *cobra.Command {
 	var quiet, noHeading bool
@@ -70,7 +73,7 @@ func volumeListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rows []any
+			var out []any
 			for _, v := range vs {
 				ok, err := volumeMatches(cmd, v, filters)
 				if err != nil {
@@ -79,14 +82,10 @@ func volumeListCommand() *cobra.Command {
 				if !ok {
 					continue
 				}
-				var l []string
-				for k, val := range v.Labels {
-					l = append(l, k+"="+val)
-				}
-				rows = append(rows, volumeRow{Driver: v.Driver, Name: v.Name, Mountpoint: v.Mountpoint, Scope: v.Scope, Labels: strings.Join(l, ",")})
+				out = append(out, rows.NewVolume(v, -1, -1))
 			}
 			return format.List{Format: f, Quiet: "Name", QuietOn: quiet, Default: "table {{.Driver}}\t{{.Name}}", NoHeading: noHeading,
-				Headers: map[string]string{"Name": "VOLUME NAME"}}.Write(cmd.OutOrStdout(), rows)
+				Headers: map[string]string{"Name": "VOLUME NAME"}}.Write(cmd.OutOrStdout(), out)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
@@ -200,12 +199,20 @@ func volumeRemoveCommand() *cobra.Command {
 
 func volumePruneCommand() *cobra.Command {
 	var all, force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused volumes (anonymous ones unless --all)",
 		Args:  cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := cli.Engine(cmd).PruneVolumes(cmd.Context(), all)
+			pf, err := engine.ParsePruneFilters(filters, "label", "label!", "all", "until")
+			if err != nil {
+				return err
+			}
+			if all && pf.All != nil {
+				return cli.Invalid("conflicting options: cannot specify both --all and --filter all=1")
+			}
+			names, err := cli.Engine(cmd).PruneVolumes(cmd.Context(), all, pf)
 			if len(names) > 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Volumes:")
 			}
@@ -217,5 +224,6 @@ func volumePruneCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (label=, label!=, all=, until=)")
 	return cmd
 }

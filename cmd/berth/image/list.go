@@ -2,7 +2,6 @@ package image
 
 import (
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -10,31 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/rows"
 	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/libimage"
 )
-
-// imageRow is one line of `berth images`, with Docker's template field names.
-type imageRow struct {
-	ID           string
-	Repository   string
-	Tag          string
-	Digest       string
-	CreatedSince string
-	CreatedAt    string
-	Size         string
-	Containers   string
-	// Podman's fields.
-	Names       []string
-	Labels      map[string]string
-	Created     string // as CreatedSince
-	Dangling    bool
-	ReadOnly    bool
-	VirtualSize string
-	SharedSize  string
-	created     time.Time
-	size        int64
-}
 
 func listCommand(use string) *cobra.Command {
 	var (
@@ -65,7 +43,7 @@ func listCommand(use string) *cobra.Command {
 			if err := match.resolve(func(ref string) (*libimage.Image, error) { return s.Lookup(ctx, ref) }); err != nil {
 				return err
 			}
-			var rows []any
+			var out []any
 			// Build steps' intermediate images show only with -a, as in docker.
 			inter, err := cli.Engine(cmd).IntermediateImages(ctx)
 			if err != nil {
@@ -76,7 +54,7 @@ func listCommand(use string) *cobra.Command {
 				if !all && len(img.Names) == 0 && inter[img.ID] {
 					continue
 				}
-				for _, r := range imageRows(img, noTrunc) {
+				for _, r := range rows.NewImages(img, noTrunc) {
 					if !match.ok(img, r) {
 						continue
 					}
@@ -84,10 +62,10 @@ func listCommand(use string) *cobra.Command {
 						continue
 					}
 					seen[r.ID] = true
-					rows = append(rows, r)
+					out = append(out, r)
 				}
 			}
-			if err := sortImageRows(rows, sortBy); err != nil {
+			if err := rows.SortImages(out, sortBy); err != nil {
 				return err
 			}
 			def := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -96,7 +74,7 @@ func listCommand(use string) *cobra.Command {
 			}
 			return format.List{Format: f, Default: def, Quiet: "ID", QuietOn: quiet, NoHeading: noHeading,
 				Headers: map[string]string{"ID": "IMAGE ID", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT"},
-			}.Write(cmd.OutOrStdout(), rows)
+			}.Write(cmd.OutOrStdout(), out)
 		},
 	}
 	fl := cmd.Flags()
@@ -109,71 +87,6 @@ func listCommand(use string) *cobra.Command {
 	fl.BoolVarP(&noHeading, "noheading", "n", false, "Do not print the table's header line")
 	fl.StringVar(&sortBy, "sort", "created", "Sort by created, id, repository, size or tag")
 	return cmd
-}
-
-// sortImageRows orders rows for --sort: newest first by created, else ascending.
-func sortImageRows(rows []any, by string) error {
-	row := func(i int) imageRow { return rows[i].(imageRow) }
-	var less func(a, b imageRow) bool
-	switch by {
-	case "created", "":
-		less = func(a, b imageRow) bool { return a.created.After(b.created) }
-	case "id":
-		less = func(a, b imageRow) bool { return a.ID < b.ID }
-	case "repository":
-		less = func(a, b imageRow) bool { return a.Repository < b.Repository }
-	case "tag":
-		less = func(a, b imageRow) bool { return a.Tag < b.Tag }
-	case "size":
-		less = func(a, b imageRow) bool { return a.size < b.size }
-	default:
-		return cli.Invalid("invalid --sort %q: want created, id, repository, size or tag", by)
-	}
-	sort.SliceStable(rows, func(i, j int) bool { return less(row(i), row(j)) })
-	return nil
-}
-
-// imageRows gives one row per name of img, or a single <none> row for an untagged image.
-func imageRows(img *libimage.Image, noTrunc bool) []imageRow {
-	base := imageRow{ID: img.ShortID(), Digest: "<none>", Size: humanSize(img.Size),
-		CreatedSince: units.HumanDuration(time.Since(img.Created)) + " ago", CreatedAt: img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		Containers: "N/A", created: img.Created, size: img.Size,
-		Names: img.Names, Labels: img.Config.Config.Labels, Dangling: len(img.Names) == 0,
-		VirtualSize: humanSize(img.Size), SharedSize: "N/A"}
-	if base.Names == nil {
-		base.Names = []string{}
-	}
-	if img.Created.IsZero() || img.Created.Unix() <= 0 {
-		base.CreatedSince = "N/A"
-	}
-	base.Created = base.CreatedSince
-	if noTrunc {
-		base.ID = img.ID
-	}
-	digestOf := map[string]string{}
-	for _, d := range img.Digests {
-		repo, dg := libimage.SplitName(d)
-		digestOf[repo] = dg
-	}
-	if len(img.Names) == 0 {
-		r := base
-		r.Repository, r.Tag = "<none>", "<none>"
-		for _, dg := range digestOf {
-			r.Digest = dg
-		}
-		return []imageRow{r}
-	}
-	var rows []imageRow
-	for _, n := range img.Names {
-		r := base
-		repo, tag := libimage.SplitName(n)
-		if dg, ok := digestOf[repo]; ok {
-			r.Digest = dg
-		}
-		r.Repository, r.Tag = libimage.FamiliarName(repo), tag
-		rows = append(rows, r)
-	}
-	return rows
 }
 
 // imageFilter is the parsed --filter set; every given filter must match.
@@ -235,7 +148,7 @@ func (m *imageFilter) resolve(lookup func(string) (*libimage.Image, error)) erro
 	return nil
 }
 
-func (m *imageFilter) ok(img *libimage.Image, r imageRow) bool {
+func (m *imageFilter) ok(img *libimage.Image, r rows.Image) bool {
 	if m.dangling != nil && *m.dangling != (len(img.Names) == 0) {
 		return false
 	}

@@ -73,10 +73,10 @@ func removeCommand(use string) *cobra.Command {
 		Short: "Remove one or more images",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
+			return cli.EachTarget(cmd, args, cli.IgnoreMissing(force, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 				lines, err := e.RemoveImage(ctx, ref, force)
 				return strings.Join(lines, "\n"), err
-			})
+			}))
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
@@ -91,16 +91,17 @@ func pruneCommand() *cobra.Command {
 		Short: "Remove unused images",
 		Args:  cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(filters) > 0 {
-				return cli.Invalid("image prune: --filter is not supported yet")
+			pf, err := engine.ParsePruneFilters(filters, "until", "label", "label!")
+			if err != nil {
+				return err
 			}
-			lines, err := cli.Engine(cmd).PruneImages(cmd.Context(), all)
+			lines, err := cli.Engine(cmd).PruneImages(cmd.Context(), all, pf)
 			return printPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=, label=, label!=)")
 	return cmd
 }
 

@@ -5,12 +5,12 @@ package network
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/rows"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/format"
 )
@@ -59,10 +59,6 @@ func createCommand() *cobra.Command {
 	return cmd
 }
 
-type networkRow struct {
-	ID, Name, Driver, Scope, IPv6, Internal, Labels, CreatedAt string
-}
-
 func listCommand() *cobra.Command {
 	var quiet, noTrunc bool
 	var f string
@@ -81,26 +77,15 @@ func listCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var rows []any
+			var out []any
 			for _, n := range ns {
 				if !match(n) {
 					continue
 				}
-				var l []string
-				for k, v := range n.Labels {
-					l = append(l, k+"="+v)
-				}
-				sort.Strings(l)
-				r := networkRow{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local", IPv6: fmt.Sprint(n.IPv6),
-					Internal: fmt.Sprint(n.Internal), Labels: strings.Join(l, ","),
-					CreatedAt: n.Created.Local().Format("2006-01-02 15:04:05 -0700 MST")}
-				if !noTrunc {
-					r.ID = r.ID[:12]
-				}
-				rows = append(rows, r)
+				out = append(out, rows.NewNetwork(n, !noTrunc))
 			}
 			return format.List{Format: f, Quiet: "ID", QuietOn: quiet, Default: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
-				Headers: map[string]string{"ID": "NETWORK ID"}}.Write(cmd.OutOrStdout(), rows)
+				Headers: map[string]string{"ID": "NETWORK ID"}}.Write(cmd.OutOrStdout(), out)
 		},
 	}
 	fl := cmd.Flags()
@@ -189,23 +174,28 @@ func removeCommand() *cobra.Command {
 		Short:   "Remove one or more networks",
 		Args:    cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, name string) (string, error) {
+			return cli.EachTarget(cmd, args, cli.IgnoreMissing(force, func(ctx context.Context, e *engine.Engine, name string) (string, error) {
 				return "", e.RemoveNetwork(ctx, name, force)
-			})
+			}))
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "Remove the containers using the network too")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not error if the network does not exist; remove the containers using it too")
 	return cmd
 }
 
 func pruneCommand() *cobra.Command {
 	var force bool
+	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all unused networks and what stopped containers left behind",
 		Args:  cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := cli.Engine(cmd).PruneNetworks(cmd.Context())
+			pf, err := engine.ParsePruneFilters(filters, "until", "label", "label!")
+			if err != nil {
+				return err
+			}
+			names, err := cli.Engine(cmd).PruneNetworks(cmd.Context(), pf)
 			if len(names) > 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Networks:")
 			}
@@ -216,6 +206,7 @@ func pruneCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=, label=, label!=)")
 	return cmd
 }
 

@@ -254,7 +254,7 @@ func deleteCommand(rt *libcontainer.Runtime) *cobra.Command {
 }
 
 func errorsIsNotFound(err error) bool {
-	return errdefs.ExitCode(err) == 125 && strings.Contains(err.Error(), "does not exist")
+	return errdefs.ExitCode(err, errdefs.ClassRun) == errdefs.ExitEngine && strings.Contains(err.Error(), "does not exist")
 }
 
 func listCommand(rt *libcontainer.Runtime) *cobra.Command {
