@@ -204,7 +204,7 @@ func TestImageReferenceErrors(t *testing.T) {
 	b.Run("rmi", "nosuch").WantError(t, 1, "nosuch")
 	b.Run("tag", "nosuch", "x:1").WantError(t, 1, "nosuch")
 	b.Run("save", "-o", filepath.Join(t.TempDir(), "x.tar"), "nosuch").WantError(t, 1, "nosuch")
-	b.Run("load", "-i", "/nonexistent.tar").WantError(t, 125, "/nonexistent.tar")
+	b.Run("load", "-i", "/nonexistent.tar").WantError(t, 1, "/nonexistent.tar")
 	b.Run("images", "--bogus").WantError(t, 125, "unknown flag: --bogus")
 }
 
@@ -393,7 +393,7 @@ func TestImageImportTagRemovePrune(t *testing.T) {
 		t.Errorf("imported config %q, want %q", got, want)
 	}
 	b.RunStdin(rootfs, "import", "-c", "FROB x", "-").WantError(t, 1, `invalid change "FROB x"`)
-	b.RunStdin([]byte("garbage"), "import", "-").WantExit(t, 125)
+	b.RunStdin([]byte("garbage"), "import", "-").WantExit(t, 1)
 	b.Run("import", "/nonexistent.tar").WantError(t, 125, "/nonexistent.tar")
 
 	// tag adds a name; rmi of one name untags; rmi of the last deletes.

@@ -21,12 +21,15 @@ type DiskUsage struct {
 	BuildCache []BuildCacheUsage
 	// LayersSize counts every image layer once, however many images share it.
 	LayersSize int64
+	// LayerSizes is the size of each image layer by chain ID.
+	LayerSizes map[string]int64
 }
 
 // ImageUsage is one image: its size, the part it shares with other images, and how many
 // containers were made from it.
 type ImageUsage struct {
 	Image      *libimage.Image
+	Layers     []string // chain IDs, bottom first
 	Size       int64
 	SharedSize int64
 	Containers int
@@ -74,7 +77,7 @@ func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	du := &DiskUsage{}
+	du := &DiskUsage{LayerSizes: sizes}
 	for _, s := range sizes {
 		du.LayersSize += s
 	}
@@ -94,8 +97,8 @@ func (e *Engine) DiskUsage(ctx context.Context) (*DiskUsage, error) {
 			du.BuildCache = append(du.BuildCache, BuildCacheUsage{ID: img.ID, Type: "regular", Size: img.Size, InUse: users[img.ID] > 0})
 			continue
 		}
-		u := ImageUsage{Image: img, Size: img.Size, Containers: users[img.ID]}
-		for _, ch := range libimage.ChainIDs(img) {
+		u := ImageUsage{Image: img, Layers: libimage.ChainIDs(img), Size: img.Size, Containers: users[img.ID]}
+		for _, ch := range u.Layers {
 			if layerImages[ch] > 1 {
 				u.SharedSize += sizes[ch]
 			}

@@ -3,34 +3,82 @@
 package format
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"text/template"
 )
 
-// Funcs are the template functions Docker's --format offers.
+// Funcs are the template functions the docker CLI's --format offers (its templates package),
+// beside Go's own (print, println, printf, index, len, ...).
 var Funcs = template.FuncMap{
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	"upper":   strings.ToUpper,
-	"lower":   strings.ToLower,
-	"title":   func(s string) string { return strings.Title(s) }, //nolint:staticcheck // Docker's behaviour
-	"split":   strings.Split,
-	"join":    strings.Join,
-	"println": fmt.Sprintln,
-	"truncate": func(s string, n int) string {
-		if len(s) > n {
-			return s[:n]
+	"json":     jsonString,
+	"upper":    strings.ToUpper,
+	"lower":    strings.ToLower,
+	"title":    func(s string) string { return strings.Title(s) }, //nolint:staticcheck // Docker's behaviour
+	"split":    strings.Split,
+	"join":     join,
+	"println":  fmt.Sprintln,
+	"truncate": truncate,
+	"pad":      pad,
+}
+
+// jsonString is Docker's json: no HTML escaping, no trailing newline.
+func jsonString(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// join joins strings, or the printed elements of any slice, or a map's values sorted.
+func join(elems any, sep string) (string, error) {
+	if elems == nil {
+		return "", nil
+	}
+	if ss, ok := elems.([]string); ok {
+		return strings.Join(ss, sep), nil
+	}
+	rv := reflect.ValueOf(elems)
+	var out []string
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < rv.Len(); i++ {
+			out = append(out, fmt.Sprint(rv.Index(i).Interface()))
 		}
+	case reflect.Map:
+		for _, k := range rv.MapKeys() {
+			out = append(out, fmt.Sprint(rv.MapIndex(k).Interface()))
+		}
+		sort.Strings(out)
+	default:
+		return "", fmt.Errorf("join: expected a slice, got %T", elems)
+	}
+	return strings.Join(out, sep), nil
+}
+
+func truncate(s string, n int) string {
+	if n >= 0 && len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// pad surrounds a non-empty string with spaces (Docker leaves an empty one empty).
+func pad(s string, l, r int) string {
+	if s == "" {
 		return s
-	},
-	"pad": func(s string, l, r int) string { return strings.Repeat(" ", l) + s + strings.Repeat(" ", r) },
+	}
+	return strings.Repeat(" ", l) + s + strings.Repeat(" ", r)
 }
 
 // List describes how one listing command prints its rows.
@@ -49,7 +97,8 @@ type List struct {
 	NoHeading bool
 }
 
-var fieldRE = regexp.MustCompile(`\{\{\s*\.(\w+)[^}]*\}\}`)
+// fieldRE finds the first .Field an action names: {{.Names}}, {{upper .Names}}, {{json .Labels}}.
+var fieldRE = regexp.MustCompile(`\{\{-?[^}]*?\.(\w+)[^}]*\}\}`)
 
 // Write prints rows (each a struct or map) in the selected format.
 func (l List) Write(w io.Writer, rows []any) error {
@@ -61,9 +110,12 @@ func (l List) Write(w io.Writer, rows []any) error {
 		f = l.Default
 	}
 	if f == "json" {
-		enc := json.NewEncoder(w)
 		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
+			s, err := jsonString(r)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintln(w, s); err != nil {
 				return err
 			}
 		}
@@ -71,10 +123,10 @@ func (l List) Write(w io.Writer, rows []any) error {
 	}
 	table := strings.HasPrefix(f, "table")
 	if table {
-		f = strings.TrimSpace(strings.TrimPrefix(f, "table"))
+		f = strings.TrimPrefix(f, "table")
 	}
-	f = unescape(f)
-	tmpl, err := template.New("format").Funcs(Funcs).Parse(f + "\n")
+	f = Unescape(strings.Trim(f, " "))
+	tmpl, err := Parse(f + "\n")
 	if err != nil {
 		return fmt.Errorf("parse format %q: %w", l.Format, err)
 	}
@@ -98,7 +150,7 @@ func (l List) Write(w io.Writer, rows []any) error {
 	return nil
 }
 
-// header turns each {{.Field}} of the template into its column name.
+// header turns each action of the template into its column name.
 func (l List) header(tmpl string) string {
 	return fieldRE.ReplaceAllStringFunc(tmpl, func(m string) string {
 		name := fieldRE.FindStringSubmatch(m)[1]
@@ -120,9 +172,62 @@ func splitCamel(s string) string {
 	return b.String()
 }
 
-// unescape lets users type \t and \n in a shell-quoted --format, as Docker allows.
-func unescape(s string) string {
-	return strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(s)
+// Parse parses a template with the docker CLI's functions.
+func Parse(text string) (*template.Template, error) {
+	return template.New("format").Funcs(Funcs).Parse(text)
+}
+
+// Unescape turns the \t and \n a user types in a shell-quoted --format into a tab and a
+// newline, as the docker CLI does, but only in the text between actions: inside {{...}} a
+// quoted "\n" is Go's own escape and must reach the template parser unchanged (Docker
+// replaces it there too, which breaks `{{"\n"}}`; Podman does not).
+func Unescape(s string) string {
+	r := strings.NewReplacer(`\t`, "\t", `\n`, "\n")
+	var b strings.Builder
+	for {
+		open := strings.Index(s, "{{")
+		if open < 0 {
+			b.WriteString(r.Replace(s))
+			return b.String()
+		}
+		b.WriteString(r.Replace(s[:open]))
+		end := actionEnd(s[open:])
+		if end < 0 {
+			b.WriteString(s[open:])
+			return b.String()
+		}
+		b.WriteString(s[open : open+end])
+		s = s[open+end:]
+	}
+}
+
+// actionEnd returns the length of the action s starts with, through its closing "}}",
+// skipping quoted strings and raw strings; -1 when it never closes.
+func actionEnd(s string) int {
+	for i := 2; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '`':
+			for i++; i < len(s) && s[i] != '`'; i++ {
+			}
+		case '\'':
+			for i++; i < len(s) && s[i] != '\''; i++ {
+				if s[i] == '\\' {
+					i++
+				}
+			}
+		case '}':
+			if i+1 < len(s) && s[i+1] == '}' {
+				return i + 2
+			}
+		}
+	}
+	return -1
 }
 
 // Inspect prints objects as a Docker-style indented JSON array, or each through a template.
@@ -135,7 +240,7 @@ func Inspect(w io.Writer, format string, objs []any) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	tmpl, err := template.New("format").Funcs(Funcs).Parse(unescape(format) + "\n")
+	tmpl, err := Parse(Unescape(format) + "\n")
 	if err != nil {
 		return fmt.Errorf("parse format %q: %w", format, err)
 	}
@@ -152,6 +257,27 @@ func Inspect(w io.Writer, format string, objs []any) error {
 		if err := tmpl.Execute(w, generic); err != nil {
 			return fmt.Errorf("format %q: %w", format, err)
 		}
+	}
+	return nil
+}
+
+// Object prints one value through a template that sees its Go fields and methods, or as
+// indented JSON for `json`.
+func Object(w io.Writer, format string, v any) error {
+	if format == "json" {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	tmpl, err := Parse(Unescape(format) + "\n")
+	if err != nil {
+		return fmt.Errorf("parse format %q: %w", format, err)
+	}
+	if err := tmpl.Execute(w, v); err != nil {
+		return fmt.Errorf("format %q: %w", format, err)
 	}
 	return nil
 }

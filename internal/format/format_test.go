@@ -53,3 +53,78 @@ func TestInspect(t *testing.T) {
 		t.Errorf("Inspect = %q", b.String())
 	}
 }
+
+type labelled struct {
+	Name   string
+	Tags   []string
+	labels map[string]string
+}
+
+func (l labelled) Label(k string) string { return l.labels[k] }
+
+func TestFuncsAndEscapes(t *testing.T) {
+	rows := []any{labelled{Name: "web", Tags: []string{"a", "b"}, labels: map[string]string{"tier": "front"}}}
+	cases := []struct{ name, format, want string }{
+		{"label method", `{{.Label "tier"}}`, "front\n"},
+		{"label missing", `[{{.Label "nope"}}]`, "[]\n"},
+		{"join", `{{join .Tags ","}}`, "a,b\n"},
+		{"json", `{{json .Tags}}`, `["a","b"]` + "\n"},
+		{"json no html escape", `{{json "<a&b>"}}`, `"<a&b>"` + "\n"},
+		{"lower upper title", `{{upper .Name}} {{lower "AB"}} {{title "ab cd"}}`, "WEB ab Ab Cd\n"},
+		{"split", `{{index (split "x:y" ":") 1}}`, "y\n"},
+		{"pad", `[{{pad .Name 1 2}}][{{pad "" 1 1}}]`, "[ web  ][]\n"},
+		{"truncate", `{{truncate .Name 2}} {{truncate .Name 10}}`, "we web\n"},
+		{"println", `{{println .Name}}`, "web\n\n"},
+		{"quoted newline in action", `{{.Name}}{{"\n"}}`, "web\n\n"},
+		{"escaped newline between actions", `{{.Name}}\n{{.Name}}`, "web\nweb\n"},
+		{"escaped tab", `{{.Name}}\t|`, "web\t|\n"},
+		{"raw string in action", "{{`\\n`}}", "\\n\n"},
+		{"range with newline", `{{range .Tags}}{{.}}{{"\n"}}{{end}}`, "a\nb\n\n"},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		if err := (List{Format: c.format}).Write(&b, rows); err != nil {
+			t.Errorf("%s: Write(%q): %v", c.name, c.format, err)
+			continue
+		}
+		if b.String() != c.want {
+			t.Errorf("%s: Write(%q) = %q, want %q", c.name, c.format, b.String(), c.want)
+		}
+	}
+}
+
+func TestTableHeaders(t *testing.T) {
+	rows := []any{labelled{Name: "web", labels: map[string]string{"tier": "front"}}}
+	var b bytes.Buffer
+	if err := (List{Format: `table {{upper .Name}}\t{{.Label "tier"}}`}).Write(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	if want := "NAME      LABEL\nWEB       front\n"; b.String() != want {
+		t.Errorf("table = %q, want %q", b.String(), want)
+	}
+}
+
+func TestUnescape(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`a\tb\nc`, "a\tb\nc"},
+		{`{{"\n"}}\n`, "{{\"\\n\"}}\n"},
+		{`{{"}}\n"}}\t`, "{{\"}}\\n\"}}\t"},
+		{`{{.X`, `{{.X`},
+	}
+	for _, c := range cases {
+		if got := Unescape(c.in); got != c.want {
+			t.Errorf("Unescape(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestObject(t *testing.T) {
+	v := struct{ Items []labelled }{Items: []labelled{{Name: "a", labels: map[string]string{"k": "v"}}}}
+	var b bytes.Buffer
+	if err := Object(&b, `{{range .Items}}{{.Name}}={{.Label "k"}}{{end}}`, v); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "a=v\n" {
+		t.Errorf("Object = %q", b.String())
+	}
+}

@@ -1,4 +1,5 @@
-// Package system holds berth's host-level commands: version and info.
+// Package system holds berth's host-level commands: version, info, unshare and the `system`
+// group (df, prune, reset, info).
 package system
 
 import (
@@ -17,9 +18,12 @@ import (
 	"github.com/berth-project/berth/internal/format"
 )
 
-// Commands returns the top-level system commands.
+// Commands returns the top-level system commands and the `system` group.
 func Commands() []*cobra.Command {
-	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand()}
+	group := &cobra.Command{Use: "system", Short: "Manage berth: disk usage, prune, reset, info", Args: cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group.AddCommand(dfCommand(), pruneCommand(), resetCommand(), infoCommand())
+	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand(), group}
 }
 
 func versionCommand() *cobra.Command {
@@ -47,7 +51,7 @@ func infoCommand() *cobra.Command {
 	var f string
 	cmd := &cobra.Command{
 		Use:   "info",
-		Short: "Show host and storage information",
+		Short: "Display system-wide information",
 		Args:  cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			i, err := cli.Engine(cmd).Info(cmd.Context())
@@ -55,13 +59,12 @@ func infoCommand() *cobra.Command {
 				return err
 			}
 			w := cmd.OutOrStdout()
+			if f == "json" { // Docker's shape
+				return format.Object(w, "json", i.Docker())
+			}
 			if f != "" {
-				if f == "json" {
-					b, _ := json.MarshalIndent(i, "", "  ")
-					fmt.Fprintln(w, string(b))
-					return nil
-				}
-				return format.Inspect(w, f, []any{i})
+				// Templates see Podman's .Host, .Store and .Version and Docker's top-level names.
+				return format.Inspect(w, f, []any{infoTemplateData(i)})
 			}
 			fmt.Fprintf(w, "host:\n  kernel: %s\n  os: %s\n  arch: %s\n  cgroupVersion: %s\n  cgroupManager: %s\n  rootless: %t\n",
 				i.Host.Kernel, i.Host.OS, i.Host.Arch, i.Host.CgroupVersion, i.Host.CgroupManager, i.Host.Rootless)
@@ -101,4 +104,20 @@ func unshareCommand() *cobra.Command {
 	}
 	cmd.Flags().SetInterspersed(false)
 	return cmd
+}
+
+// infoTemplateData merges Podman's info (.Host, .Store, .Version) with Docker's top-level
+// fields (.ServerVersion, .Driver, .Containers, ...), which do not collide.
+func infoTemplateData(i *engine.Info) map[string]any {
+	out := map[string]any{}
+	for k, v := range i.Docker() {
+		out[k] = v
+	}
+	b, _ := json.Marshal(i)
+	var podman map[string]any
+	_ = json.Unmarshal(b, &podman)
+	for k, v := range podman {
+		out[k] = v
+	}
+	return out
 }
