@@ -156,8 +156,11 @@ func registryError(op, ref string, err error) error {
 		switch te.StatusCode {
 		case http.StatusNotFound:
 			return errdefs.Newf(errdefs.ErrNotFound, "%s %s: manifest unknown: not found in registry", op, ref)
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return fmt.Errorf("%s %s: access denied: not logged in, or no permission (%d)", op, ref, te.StatusCode)
+		case http.StatusUnauthorized:
+			// Docker's words, which scripts look for.
+			return errdefs.Newf(errdefs.ErrUnauthorized, "%s %s: unauthorized: authentication required (not logged in, or wrong credentials)", op, ref)
+		case http.StatusForbidden:
+			return errdefs.Newf(errdefs.ErrUnauthorized, "%s %s: denied: requested access to the resource is denied", op, ref)
 		}
 	}
 	return fmt.Errorf("%s %s: %w", op, ref, err)
@@ -237,6 +240,10 @@ func (s *Store) Login(ctx context.Context, registry, user, password string, tlsV
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for
 	}
 	rt, err := transport.NewWithContext(ctx, reg, auth, tr, []string{reg.Scope(transport.PullScope)})
+	var te *transport.Error
+	if err != nil && asTransportError(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		return errdefs.Newf(errdefs.ErrUnauthorized, "login to %s: unauthorized: incorrect username or password", host)
+	}
 	if err != nil {
 		return fmt.Errorf("login to %s: %w", host, err)
 	}
@@ -248,7 +255,7 @@ func (s *Store) Login(ctx context.Context, registry, user, password string, tlsV
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("login to %s: invalid username or password", host)
+		return errdefs.Newf(errdefs.ErrUnauthorized, "login to %s: unauthorized: incorrect username or password (%s)", host, resp.Status)
 	}
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("login to %s: registry answered %s", host, resp.Status)

@@ -297,7 +297,7 @@ func addPortRulesOn(c *nftables.Conn, id string, targets []portTarget) error {
 			hp := t.m.HostPort + uint16(i)
 			for _, r := range existing {
 				if owner, ok := portClash(ruleComment(r), t.m.Protocol, t.m.HostIP, hp); ok && owner != id {
-					return errdefs.Newf(errdefs.ErrInUse, "host port %s is already published by container %.12s", portName(t.m.Protocol, t.m.HostIP, hp), owner)
+					return errdefs.Newf(errdefs.ErrInUse, "Bind for %s failed: port is already allocated (published by container %.12s)", PortName(t.m.Protocol, t.m.HostIP, hp), owner)
 				}
 			}
 			ud := comment(portComment(id, t, hp))

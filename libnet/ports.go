@@ -219,10 +219,10 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 		if proto == "" {
 			proto = "tcp"
 		}
-		name := portName(proto, hostIP, port)
+		name := PortName(proto, hostIP, port)
 		// syscall, not x/sys/unix: this file builds everywhere and EADDRINUSE exists everywhere.
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return errdefs.Newf(errdefs.ErrInUse, "host port %s is already in use", name)
+			return errdefs.Newf(errdefs.ErrInUse, "Bind for %s failed: port is already allocated (another program listens there)", name)
 		}
 		if errors.Is(err, syscall.EACCES) {
 			start := "1024"
@@ -237,7 +237,8 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 }
 
 // portName shows a host port as errors name it: 0.0.0.0:8080/tcp.
-func portName(proto, hostIP string, port uint16) string {
+// PortName names a host port as Docker's messages do: 0.0.0.0:8080/tcp.
+func PortName(proto, hostIP string, port uint16) string {
 	if hostIP == "" {
 		hostIP = "0.0.0.0"
 	}

@@ -311,7 +311,8 @@ func (e *Engine) resolvePorts(ctx context.Context, c *Container) error {
 		if p.HostPort != 0 {
 			for i := uint16(0); i < max(p.Range, 1); i++ {
 				if by, ok := taken[key{p.Protocol, p.HostPort + i}]; ok {
-					return errdefs.Newf(errdefs.ErrInUse, "host port %d/%s is already published by container %s", p.HostPort+i, p.Protocol, by)
+					// Docker's words, which scripts look for.
+					return errdefs.Newf(errdefs.ErrInUse, "Bind for %s failed: port is already allocated (published by container %s)", libnet.PortName(p.Protocol, p.HostIP, p.HostPort+i), by)
 				}
 				if err := libnet.CheckPortFree(p.Protocol, p.HostIP, p.HostPort+i); err != nil {
 					return err

@@ -46,13 +46,17 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if o.TTY {
 		base = append(base, "TERM=xterm")
 	}
-	s.Process.Env = mergeEnv(append(base, ic.Env...), o.Env)
+	// The image's PATH replaces the default one rather than adding a second PATH.
+	s.Process.Env = mergeEnv(mergeEnv(base, ic.Env), o.Env)
 	s.Process.Cwd = "/"
 	if ic.WorkingDir != "" {
 		s.Process.Cwd = ic.WorkingDir
 	}
 	if o.Workdir != "" {
 		s.Process.Cwd = o.Workdir
+	}
+	if err := makeWorkdir(rootfs, s.Process.Cwd); err != nil {
+		return nil, err
 	}
 	user := ic.User
 	if o.User != "" {
@@ -63,6 +67,10 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 		return nil, err
 	}
 	s.Process.User = u
+	if !hasEnv(s.Process.Env, "HOME") {
+		// Docker takes HOME from the user's passwd entry, "/" without one.
+		s.Process.Env = append(s.Process.Env, "HOME="+homeDir(rootfs, u.UID))
+	}
 	caps, err := capabilities(o)
 	if err != nil {
 		return nil, err
@@ -361,6 +369,53 @@ func mergeEnv(base, extra []string) []string {
 		}
 	}
 	return out
+}
+
+// makeWorkdir creates the working directory in the container's root filesystem when the
+// image lacks it, as Docker does for -w and WORKDIR (owned by root, mode 0755).
+func makeWorkdir(rootfs, dir string) error {
+	if !strings.HasPrefix(dir, "/") {
+		return errdefs.Newf(errdefs.ErrInvalid, "the working directory %q is invalid: it needs to be an absolute path", dir)
+	}
+	p, err := secureJoin(rootfs, dir)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(p); err == nil {
+		if !fi.IsDir() {
+			return errdefs.Newf(errdefs.ErrInvalid, "the working directory %s is not a directory", dir)
+		}
+		return nil
+	}
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		return fmt.Errorf("create working directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// homeDir is uid's home directory in the container's /etc/passwd, or "/".
+func homeDir(rootfs string, uid uint32) string {
+	p, err := secureJoin(rootfs, "/etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	b, _ := os.ReadFile(p)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
+			return f[5]
+		}
+	}
+	return "/"
 }
 
 // resolveUser turns "name|uid[:group|gid]" into ids, reading the container's /etc/passwd and
