@@ -185,7 +185,7 @@ func slirpForward(sock string, p PortMapping, i uint16) error {
 		return fmt.Errorf("slirp4netns API: %w", err)
 	}
 	if resp.Error != nil {
-		return errdefs.Newf(errdefs.ErrInUse, "publish %s: slirp4netns: %s", portName(p.Protocol, p.HostIP, p.HostPort+i), resp.Error.Desc)
+		return errdefs.Newf(errdefs.ErrInUse, "publish %s: slirp4netns: %s", PortName(p.Protocol, p.HostIP, p.HostPort+i), resp.Error.Desc)
 	}
 	return nil
 }

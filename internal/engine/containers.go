@@ -158,9 +158,9 @@ func (e *Engine) newContainer(ctx context.Context, o CreateOptions) (c *Containe
 			o.Mounts = append(o.Mounts, Mount{Type: "volume", Target: dst})
 		}
 	}
-	var anon []string
+	var made []string // volumes this create made, removed again if it fails
 	undo = func() {
-		for _, v := range anon {
+		for _, v := range made {
 			_ = e.RemoveVolume(context.Background(), v, true)
 		}
 	}
@@ -176,7 +176,18 @@ func (e *Engine) newContainer(ctx context.Context, o CreateOptions) (c *Containe
 				return nil, nil, err
 			}
 			o.Mounts[i].Source = v.Name
-			anon = append(anon, v.Name)
+			made = append(made, v.Name)
+		} else if m.Type == "volume" {
+			// -v name:/dst makes the named volume now, as Docker's create does.
+			if _, err := e.Volume(ctx, m.Source); errors.Is(err, errdefs.ErrNotFound) {
+				v, err := e.CreateVolume(ctx, m.Source, nil)
+				if err != nil && !errors.Is(err, errdefs.ErrExists) {
+					return nil, nil, err
+				}
+				if err == nil {
+					made = append(made, v.Name)
+				}
+			}
 		}
 	}
 	return &Container{ID: id, Name: o.Name, ImageID: img.ID, Options: o, Created: time.Now().UTC(), State: StateCreated}, undo, nil

@@ -1,5 +1,6 @@
 // Package format writes command results the way Docker does: a default table, a
-// `table TEMPLATE`, a bare Go template per item, or `json`.
+// `table TEMPLATE`, a bare Go template per item, or `json`. A template that does not parse or
+// run is the user's error (errdefs.ErrInvalid).
 package format
 
 import (
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"text/template"
+
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // Funcs are the template functions the docker CLI's --format offers (its templates package),
@@ -128,7 +131,7 @@ func (l List) Write(w io.Writer, rows []any) error {
 	f = Unescape(strings.Trim(f, " "))
 	tmpl, err := Parse(f + "\n")
 	if err != nil {
-		return fmt.Errorf("parse format %q: %w", l.Format, err)
+		return errdefs.Newf(errdefs.ErrInvalid, "parse format %q: %v", l.Format, err)
 	}
 	out := w
 	var tw *tabwriter.Writer
@@ -141,7 +144,7 @@ func (l List) Write(w io.Writer, rows []any) error {
 	}
 	for _, r := range rows {
 		if err := tmpl.Execute(out, r); err != nil {
-			return fmt.Errorf("format %q: %w", l.Format, err)
+			return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", l.Format, err)
 		}
 	}
 	if tw != nil {
@@ -242,7 +245,7 @@ func Inspect(w io.Writer, format string, objs []any) error {
 	}
 	tmpl, err := Parse(Unescape(format) + "\n")
 	if err != nil {
-		return fmt.Errorf("parse format %q: %w", format, err)
+		return errdefs.Newf(errdefs.ErrInvalid, "parse format %q: %v", format, err)
 	}
 	for _, o := range objs {
 		// Templates see the JSON shape (Docker's field names), not Go's.
@@ -255,7 +258,7 @@ func Inspect(w io.Writer, format string, objs []any) error {
 			return err
 		}
 		if err := tmpl.Execute(w, generic); err != nil {
-			return fmt.Errorf("format %q: %w", format, err)
+			return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", format, err)
 		}
 	}
 	return nil
@@ -274,10 +277,10 @@ func Object(w io.Writer, format string, v any) error {
 	}
 	tmpl, err := Parse(Unescape(format) + "\n")
 	if err != nil {
-		return fmt.Errorf("parse format %q: %w", format, err)
+		return errdefs.Newf(errdefs.ErrInvalid, "parse format %q: %v", format, err)
 	}
 	if err := tmpl.Execute(w, v); err != nil {
-		return fmt.Errorf("format %q: %w", format, err)
+		return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", format, err)
 	}
 	return nil
 }
