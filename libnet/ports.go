@@ -222,7 +222,7 @@ func CheckPortFree(proto, hostIP string, port uint16) error {
 		name := PortName(proto, hostIP, port)
 		// syscall, not x/sys/unix: this file builds everywhere and EADDRINUSE exists everywhere.
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return errdefs.Newf(errdefs.ErrInUse, "Bind for %s failed: port is already allocated (another program listens there)", name)
+			return errdefs.Newf(errdefs.ErrInUse, "host port %s is already in use", name)
 		}
 		if errors.Is(err, syscall.EACCES) {
 			start := "1024"

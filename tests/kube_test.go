@@ -67,9 +67,9 @@ func TestKubeGenerateContainer(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), "kind: Deployment") || !strings.Contains(string(data), "kind: Service") {
 		t.Fatalf("generate -f: %v\n%s", err, data)
 	}
-	b.Run("kube", "generate", "-f", f, "kgen").WantError(t, 125, "the file exists")
-	b.Run("kube", "generate", "nosuch").WantError(t, 125, "no such container: nosuch")
-	b.Run("kube", "generate", "--type", "job", "kgen").WantError(t, 125, `invalid --type "job"`)
+	b.Run("kube", "generate", "-f", f, "kgen").WantError(t, 1, "the file exists")
+	b.Run("kube", "generate", "nosuch").WantError(t, 1, "no such container: nosuch")
+	b.Run("kube", "generate", "--type", "job", "kgen").WantError(t, 1, `invalid --type "job"`)
 }
 
 // kubeFile writes a play file into a fresh directory and returns its path.
