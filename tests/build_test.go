@@ -236,7 +236,7 @@ COPY --from=two /end /two.end
 		t.Errorf("--target one built the unused stage:\n%s", r.Stdout)
 	}
 	b.Run("run", "--rm", "localhost/multi:one", "cat", "/start").WantSuccess(t)
-	b.Run("build", "--target", "nosuch", ctx).WantError(t, 125, "nosuch")
+	b.Run("build", "--target", "nosuch", ctx).WantError(t, 1, "nosuch")
 }
 
 func TestBuildReproducible(t *testing.T) {

@@ -203,12 +203,12 @@ func TestKubePlayDeployment(t *testing.T) {
 		t.Errorf("down left volume files: %v", entries)
 	}
 	b.Run("volume", "inspect", "kube-web-data").WantSuccess(t)
-	b.Run("kube", "down", f).WantError(t, 125, "no pod of the file exists")
+	b.Run("kube", "down", f).WantError(t, 1, "no pod of the file exists")
 	r = b.Run("kube", "play", "--down", "--force", f).WantSuccess(t)
 	if r.Stdout != "Volumes removed:\nkube-web-data\n" {
 		t.Errorf("down --force printed %q", r.Stdout)
 	}
-	b.Run("volume", "inspect", "kube-web-data").WantExit(t, 125)
+	b.Run("volume", "inspect", "kube-web-data").WantExit(t, 1)
 }
 
 // TestKubePlayPodInitHostPort plays a Pod whose initContainer prepares a file the server

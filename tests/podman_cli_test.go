@@ -304,7 +304,7 @@ func TestCopyPodmanCases(t *testing.T) {
 	if out := b.Run("exec", "dst", "stat", "-c", "%u:%g", "/tmp/hostfile").WantSuccess(t).Stdout; out != "1042:1043\n" {
 		t.Errorf("cp - keeps the tar's owners: %q", out)
 	}
-	b.RunStdin([]byte("plain text\n"), "cp", "-", "dst:/tmp").WantError(t, 125, "source must be a (compressed) tar archive when copying from stdin")
-	b.RunStdin([]byte(gz.String()), "cp", "-", "dst:/tmp/owned").WantError(t, 125, "destination must be a directory when copying from stdin")
+	b.RunStdin([]byte("plain text\n"), "cp", "-", "dst:/tmp").WantError(t, 1, "source must be a (compressed) tar archive when copying from stdin")
+	b.RunStdin([]byte(gz.String()), "cp", "-", "dst:/tmp/owned").WantError(t, 1, "destination must be a directory when copying from stdin")
 	wantFailure(t, b.Run("cp", "src:/tmp/*", host), `"/tmp/*" could not be found on container src`)
 }

@@ -56,7 +56,8 @@ func playCommand() *cobra.Command {
 	fl.StringArrayVar(&f.configMaps, "configmap", nil, "Read ConfigMaps from this YAML file (can be repeated)")
 	fl.StringArrayVar(&f.publish, "publish", nil, "Publish a container port, overriding the file's hostPort for it (HOST:CONTAINER)")
 	fl.StringVar(&f.logDriver, "log-driver", "", "Logging driver for the containers")
-	return cmd
+	// kube play creates and starts containers: its failures are berth's own, as run's are.
+	return cli.SetExitClass(cmd, errdefs.ClassRun)
 }
 
 func downCommand() *cobra.Command {
