@@ -10,4 +10,13 @@
 // small C constructor (package nsenter) that runs before the Go runtime starts, while the
 // process is still single-threaded: it setns(2)s into the container's namespaces and forks
 // so the child is inside the container's pid namespace. This is the approach runc proved.
+//
+// Cgroups. The runtime puts the init in its cgroup before sending it its config; only then does
+// the init enter a new cgroup namespace (never at clone), so the namespace is rooted at the
+// container's own cgroup. The container is shown that cgroup alone at /sys/fs/cgroup, read-only
+// unless privileged: cgroup2 mounted in the namespace on a v2 host, one bind of its own cgroup
+// per hierarchy on v1 and hybrid hosts (cgroupfs_linux.go).
+//
+// Signals. The user's command starts with every signal at its default disposition and an empty
+// mask, whatever berth inherited (execDefaultSignals).
 package libcontainer

@@ -29,7 +29,8 @@ func TestDeviceFilterAssembles(t *testing.T) {
 	}
 }
 
-// TestDeviceFilterEnforced attaches a filter allowing only /dev/zero to a v2 cgroup (the
+// TestDeviceFilterEnforced attaches a filter allowing /dev/zero (and 40 devices a test
+// process does not open) to a v2 cgroup (the
 // unified hierarchy of a hybrid host works too) and checks what a process in it may open.
 func TestDeviceFilterEnforced(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -47,7 +48,12 @@ func TestDeviceFilterEnforced(t *testing.T) {
 	}
 	defer os.Remove(dir)
 	n := func(v int64) *int64 { return &v }
-	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: n(1), Minor: n(5), Access: "r"}}
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	// Many --device grants (the shape that failed to load with ENOSPC), none of them /dev/null.
+	for i := int64(0); i < 40; i++ {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: n(195), Minor: n(i), Access: "rw"})
+	}
+	rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: n(1), Minor: n(5), Access: "r"})
 	if err := attachDeviceFilter(dir, rules); err != nil {
 		t.Fatal(err)
 	}

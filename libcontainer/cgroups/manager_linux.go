@@ -20,6 +20,7 @@ const root = Root
 type Manager struct {
 	path string // the spec's cgroupsPath, e.g. /berth/<id>
 	v2   bool
+	v2at string // where the v2 hierarchy is mounted: /sys/fs/cgroup (tests use a hybrid host's unified one)
 }
 
 // v1Controllers are the hierarchies berth expects on v1 and hybrid hosts, used when the host's
@@ -31,7 +32,7 @@ func New(cgroupsPath string) (*Manager, error) {
 	if !filepath.IsAbs(cgroupsPath) || strings.Contains(cgroupsPath, "..") {
 		return nil, fmt.Errorf("linux.cgroupsPath %q: want an absolute path", cgroupsPath)
 	}
-	return &Manager{path: filepath.Clean(cgroupsPath), v2: DetectMode() == Unified}, nil
+	return &Manager{path: filepath.Clean(cgroupsPath), v2: DetectMode() == Unified, v2at: root}, nil
 }
 
 // dirs lists the cgroup directories of the container, one per hierarchy. On v1 and hybrid
@@ -40,7 +41,7 @@ func New(cgroupsPath string) (*Manager, error) {
 // creator's cgroup of some hierarchy would see that cgroup, shared with others, as its own.
 func (m *Manager) dirs() []string {
 	if m.v2 {
-		return []string{filepath.Join(root, m.path)}
+		return []string{filepath.Join(m.v2at, m.path)}
 	}
 	var out []string
 	if hs, err := hostHierarchies(); err == nil {
@@ -63,7 +64,7 @@ func (m *Manager) dirs() []string {
 
 func (m *Manager) dir(controller string) string {
 	if m.v2 {
-		return filepath.Join(root, m.path)
+		return filepath.Join(m.v2at, m.path)
 	}
 	return filepath.Join(root, controller, m.path)
 }
@@ -93,7 +94,7 @@ func (m *Manager) Apply(pid int) error {
 
 // enableControllers turns on the v2 controllers in every ancestor of the cgroup.
 func (m *Manager) enableControllers() error {
-	avail, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	avail, err := os.ReadFile(filepath.Join(m.v2at, "cgroup.controllers"))
 	if err != nil {
 		return fmt.Errorf("read cgroup controllers: %w", err)
 	}
@@ -101,7 +102,7 @@ func (m *Manager) enableControllers() error {
 	for _, c := range strings.Fields(string(avail)) {
 		enable = append(enable, "+"+c)
 	}
-	cur := root
+	cur := m.v2at
 	for _, part := range strings.Split(strings.Trim(filepath.Dir(m.path), "/"), "/") {
 		if part == "" {
 			break
@@ -111,7 +112,7 @@ func (m *Manager) enableControllers() error {
 			return fmt.Errorf("create cgroup %s: %w", cur, err)
 		}
 	}
-	for d := root; ; {
+	for d := m.v2at; ; {
 		_ = write(d, "cgroup.subtree_control", strings.Join(enable, " "))
 		if d == cur {
 			break
