@@ -368,3 +368,22 @@ func TestConfineRuncSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestConfineRootless: a rootless container (no cgroup of its own on a v1 or hybrid host) is
+// shown its user's cgroups read-only and "/" paths, and is refused what a default container is.
+func TestConfineRootless(t *testing.T) {
+	b := NewRootlessBerth(t)
+	p := filepath.Join(b.Root+"-img", "bb.tar")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := fixture.WriteDockerArchive(p, "localhost/bb:1", busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	b.Run("load", "-i", p).WantSuccess(t)
+	r := b.Run("run", "--rm", "localhost/bb:1", "sh", "-c", `grep -v ':/$' /proc/self/cgroup
+		for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do [ -e "$f" ] && { (exec 3>>"$f") 2>/dev/null && echo "writable $f"; }; done
+		unshare -U true 2>/dev/null && echo userns-allowed; echo done`).WantSuccess(t)
+	if r.Stdout != "done\n" {
+		t.Errorf("rootless container: %q, want nothing but done", r.Stdout)
+	}
+}

@@ -24,6 +24,8 @@ const initPath = "/run/berth-init"
 func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.Image, rootfs string) (*specs.Spec, error) {
 	o, ic := c.Options, img.Config.Config
 	s := libcontainer.DefaultSpec()
+	// Docker also masks the RAPL energy counters, a side channel on the host's work (CVE-2020-8694).
+	s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/sys/devices/virtual/powercap")
 	s.Root = &specs.Root{Path: rootfs, Readonly: o.ReadOnly}
 	s.Process.Terminal = o.TTY
 	entry := ic.Entrypoint
