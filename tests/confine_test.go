@@ -237,6 +237,12 @@ func TestConfineSignals(t *testing.T) {
 	if got := b.Run("run", "--rm", "localhost/bb:1", "sh", "-c", "exec "+status).WantSuccess(t).Stdout; got != want {
 		t.Errorf("run: %q, want %q", got, want)
 	}
+	// Through runc as well: the monitor must not hand it the SIGHUP it ignores itself.
+	if _, err := exec.LookPath("runc"); err == nil {
+		if got := b.Run("run", "--rm", "--runtime", "runc", "localhost/bb:1", "sh", "-c", "exec "+status).WantSuccess(t).Stdout; got != want {
+			t.Errorf("run --runtime runc: %q, want %q", got, want)
+		}
+	}
 	cmd := b.Cmd("run", "--rm", "localhost/bb:1", "sh", "-c", "exec "+status)
 	cmd.Args = append([]string{"sh", "-c", `trap "" HUP INT; exec "$@"`, "sh"}, cmd.Args...)
 	cmd.Path = "/bin/sh"
