@@ -3,6 +3,8 @@ package tests
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -455,4 +457,128 @@ spec:
 	}
 	b.Run("kube", "play", "--network", "kubeerr", kubeFile(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: many}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers: [{name: a, image: localhost/bb:1}]\n")).
 		WantError(t, 125, "spec.replicas is 2: berth runs one replica on this host")
+}
+
+// TestKubeGeneratePod generates a pod made with pod create and run --pod: the pod's port and
+// labels come back, and playing the YAML recreates it.
+func TestKubeGeneratePod(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubegenpod", "10.239.9.0/24")
+	port := freePort(t)
+	b.Run("pod", "create", "--name", "gp", "--network", "kubegenpod", "--label", "team=x", "-p", fmt.Sprintf("127.0.0.1:%d:80", port)).WantSuccess(t)
+	b.Run("run", "-d", "--pod", "gp", "--name", "gp-web", "-e", "MSG=from-pod", "localhost/bb:1", "sh", "-c", "while true; do echo $MSG | nc -l -p 80; done").WantSuccess(t)
+	out := b.Run("kube", "generate", "gp").WantSuccess(t).Stdout
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte(out), &pod); err != nil {
+		t.Fatalf("strict decode: %v\n%s", err, out)
+	}
+	if pod.Name != "gp" || pod.Labels["team"] != "x" || len(pod.Spec.Containers) != 1 || pod.Spec.Containers[0].Name != "web" {
+		t.Fatalf("generated:\n%s", out)
+	}
+	if ps := pod.Spec.Containers[0].Ports; len(ps) != 1 || ps[0].HostPort != int32(port) || ps[0].ContainerPort != 80 {
+		t.Errorf("ports: %+v", ps)
+	}
+	b.Run("pod", "rm", "-f", "gp").WantSuccess(t)
+	b.RunStdin([]byte(out), "kube", "play", "--network", "kubegenpod", "-").WantSuccess(t)
+	if got, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "from-pod\n" {
+		t.Errorf("replayed pod: %q, %v", got, err)
+	}
+	if got := b.Run("ps", "--pod", "--format", "{{.Names}}").WantSuccess(t).Stdout; !strings.Contains(got, "gp-web\n") {
+		t.Errorf("replayed containers: %q", got)
+	}
+}
+
+// TestKubePlayOptions: --configmap, --publish, --log-driver, a URL, --build from a directory
+// beside the file, and the default network (made by play, with name resolution).
+func TestKubePlayOptions(t *testing.T) {
+	b := withImage(t)
+	rmAllOnCleanup(t, b)
+	t.Cleanup(func() { b.Run("pod", "rm", "-af"); b.Run("network", "rm", "-f", "kube") })
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "built"), 0o755)
+	os.WriteFile(filepath.Join(dir, "built", "Containerfile"), []byte("FROM localhost/bb:1\nRUN echo made-by-build > /built\n"), 0o644)
+	cm := filepath.Join(dir, "cm.yaml")
+	os.WriteFile(cm, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: outside}\ndata: {WORD: external}\n"), 0o644)
+	port := freePort(t)
+	f := filepath.Join(dir, "play.yaml")
+	os.WriteFile(f, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: opts}
+spec:
+  containers:
+  - name: main
+    image: localhost/built:1
+    command: [sh, -c, "echo $(WORD); while true; do cat /built | nc -l -p 80; done"]
+    env: [{name: WORD, valueFrom: {configMapKeyRef: {name: outside, key: WORD}}}]
+    ports: [{containerPort: 80, hostPort: 1}]
+`), 0o644)
+	b.Run("kube", "play", "--configmap", cm, "--publish", fmt.Sprintf("127.0.0.1:%d:80", port), "--log-driver", "json-file", f).WantExit(t, 0)
+	if got, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "made-by-build\n" {
+		t.Errorf("--publish and --build: %q, %v", got, err)
+	}
+	if got := b.Run("inspect", "--format", "{{.HostConfig.LogConfig.Type}}", "opts-main").WantSuccess(t).Stdout; got != "json-file\n" {
+		t.Errorf("--log-driver: %q", got)
+	}
+	eventually(t, "the ConfigMap value in the log", func() bool {
+		return b.Run("logs", "opts-main").Stdout == "external\n"
+	})
+	if got := b.Run("network", "inspect", "--format", "{{.Name}}", "kube").WantSuccess(t).Stdout; got != "kube\n" {
+		t.Errorf("default network: %q", got)
+	}
+	b.Run("kube", "play", "--configmap", cm, f).WantError(t, 125, "pod opts already exists")
+
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	b.Run("kube", "down", srv.URL+"/play.yaml").WantSuccess(t)
+	r := b.Run("kube", "play", "--configmap", cm, "--start=false", srv.URL+"/play.yaml").WantSuccess(t)
+	if !strings.HasPrefix(r.Stdout, "Pod:\n") {
+		t.Errorf("play of a URL printed %q", r.Stdout)
+	}
+	b.Run("kube", "play", srv.URL+"/nosuch.yaml").WantError(t, 125, "404 Not Found")
+}
+
+// TestKubePlaySymlinkVolume: a symlink planted where play writes a ConfigMap volume is
+// replaced, never followed (podman's CVE-2025-9566).
+func TestKubePlaySymlinkVolume(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubelink", "10.239.10.0/24")
+	victim := filepath.Join(t.TempDir(), "victim")
+	os.WriteFile(victim, []byte("untouched\n"), 0o644)
+	f := kubeFile(t, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data: {key: from-configmap}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: linked}
+spec:
+  containers:
+  - {name: main, image: localhost/bb:1, command: [sleep, "1000"], volumeMounts: [{name: v, mountPath: /cfg}]}
+  volumes: [{name: v, configMap: {name: c}}]
+`)
+	b.Run("kube", "play", "--network", "kubelink", f).WantSuccess(t)
+	vol := filepath.Join(b.Root, "kube", "linked", "v")
+	if err := os.Remove(filepath.Join(vol, "key")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(victim, filepath.Join(vol, "key"))
+	b.Run("kube", "play", "--replace", "--network", "kubelink", f).WantSuccess(t)
+	if data, _ := os.ReadFile(victim); string(data) != "untouched\n" {
+		t.Errorf("replay wrote through a symlink: %q", data)
+	}
+	if got := execOut(t, b, "linked-main", "cat", "/cfg/key"); got != "from-configmap" {
+		t.Errorf("volume after replay: %q", got)
+	}
+	b.Run("kube", "down", f).WantSuccess(t)
+	if err := os.Symlink(filepath.Dir(victim), filepath.Join(b.Root, "kube", "linked")); err != nil {
+		t.Fatal(err)
+	}
+	b.Run("kube", "play", "--network", "kubelink", f).WantError(t, 125, "openat2")
+	if data, _ := os.ReadFile(victim); string(data) != "untouched\n" {
+		t.Errorf("play wrote through a linked pod directory: %q", data)
+	}
+	if got := b.Run("pod", "ps", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("a failed play left pods: %q", got)
+	}
 }

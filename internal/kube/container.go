@@ -134,7 +134,7 @@ func (p *planner) keyFiles(obj Object, at string, data map[string][]byte, items 
 
 func (p *planner) configMapFiles(obj Object, at, pod, vol string, src *corev1.ConfigMapVolumeSource) (FileSet, error) {
 	fs := FileSet{Dir: p.filesDir(pod, vol)}
-	optional := src.Optional != nil && *src.Optional
+	optional := p.optional(src.Optional)
 	cm, ok := p.configMaps[src.Name]
 	if !ok {
 		if optional {
@@ -149,7 +149,7 @@ func (p *planner) configMapFiles(obj Object, at, pod, vol string, src *corev1.Co
 
 func (p *planner) secretFiles(obj Object, at, pod, vol string, src *corev1.SecretVolumeSource) (FileSet, error) {
 	fs := FileSet{Dir: p.filesDir(pod, vol)}
-	optional := src.Optional != nil && *src.Optional
+	optional := p.optional(src.Optional)
 	s, ok := p.secrets[src.SecretName]
 	if !ok {
 		if optional {

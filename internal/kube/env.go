@@ -25,7 +25,7 @@ func (p *planner) env(obj Object, pp *PodPlan, spec corev1.PodSpec, c corev1.Con
 		case ef.ConfigMapRef != nil:
 			cm, ok := p.configMaps[ef.ConfigMapRef.Name]
 			if !ok {
-				if ef.ConfigMapRef.Optional != nil && *ef.ConfigMapRef.Optional {
+				if p.optional(ef.ConfigMapRef.Optional) {
 					continue
 				}
 				return nil, p.errorf(obj, "%s.envFrom[%d].configMapRef: ConfigMap %s not found in the file or --configmap", at, i, ef.ConfigMapRef.Name)
@@ -34,7 +34,7 @@ func (p *planner) env(obj Object, pp *PodPlan, spec corev1.PodSpec, c corev1.Con
 		case ef.SecretRef != nil:
 			s, ok := p.secrets[ef.SecretRef.Name]
 			if !ok {
-				if ef.SecretRef.Optional != nil && *ef.SecretRef.Optional {
+				if p.optional(ef.SecretRef.Optional) {
 					continue
 				}
 				return nil, p.errorf(obj, "%s.envFrom[%d].secretRef: Secret %s not found in the file", at, i, ef.SecretRef.Name)
@@ -81,7 +81,7 @@ func (p *planner) valueFrom(obj Object, pp *PodPlan, vf *corev1.EnvVarSource, at
 	switch {
 	case vf.ConfigMapKeyRef != nil:
 		r := vf.ConfigMapKeyRef
-		optional := r.Optional != nil && *r.Optional
+		optional := p.optional(r.Optional)
 		cm, ok := p.configMaps[r.Name]
 		if !ok {
 			if optional {
@@ -96,7 +96,7 @@ func (p *planner) valueFrom(obj Object, pp *PodPlan, vf *corev1.EnvVarSource, at
 		return string(v), ok, nil
 	case vf.SecretKeyRef != nil:
 		r := vf.SecretKeyRef
-		optional := r.Optional != nil && *r.Optional
+		optional := p.optional(r.Optional)
 		s, ok := p.secrets[r.Name]
 		if !ok {
 			if optional {

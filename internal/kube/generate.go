@@ -36,8 +36,10 @@ type PodSource struct {
 	Hostname string
 	// Ports are published by the pod itself (a pod owns its ports) in addition to its
 	// containers' own.
-	Ports      []libnet.PortMapping
-	Containers []*engine.Container
+	Ports []libnet.PortMapping
+	// HostNetwork says the pod uses the host's network.
+	HostNetwork bool
+	Containers  []*engine.Container
 }
 
 // Generate renders pods as Kubernetes YAML documents, and lists (one line each) what of the
@@ -162,7 +164,7 @@ func generatePod(ps PodSource, o GenerateOptions) (*corev1.Pod, []string, error)
 		t := int64(*first.StopTimeout)
 		pod.Spec.TerminationGracePeriodSeconds = &t
 	}
-	if first.Network == engine.NetworkHost {
+	if ps.HostNetwork || first.Network == engine.NetworkHost {
 		pod.Spec.HostNetwork = true
 	}
 	hostname := ps.Hostname

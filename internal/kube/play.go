@@ -42,6 +42,9 @@ type PlayOptions struct {
 	LogDriver string
 	// NodeName answers fieldRef spec.nodeName (the host's name).
 	NodeName string
+	// Names translates only for down, which needs the names of what play made: a missing
+	// ConfigMap or Secret key is then no error.
+	Names bool
 }
 
 // Plan is what playing a manifest creates, in order: volumes, then pods.
@@ -433,6 +436,10 @@ func (pl *Plan) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// optional says a missing ConfigMap, Secret or key is no error: the reference says so, or
+// the translation is only for down.
+func (p *planner) optional(o *bool) bool { return p.o.Names || o != nil && *o }
 
 // filesDir is where one ConfigMap or Secret volume of a pod is written.
 func (p *planner) filesDir(pod, vol string) string {

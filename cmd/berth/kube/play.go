@@ -126,7 +126,7 @@ func sourceName(src string) string {
 }
 
 // plan reads and translates src with the play flags.
-func plan(cmd *cobra.Command, src string, f *playFlags) (*kube.Plan, error) {
+func plan(cmd *cobra.Command, src string, f *playFlags, names bool) (*kube.Plan, error) {
 	e := cli.Engine(cmd)
 	data, err := readSource(cmd, src)
 	if err != nil {
@@ -136,7 +136,7 @@ func plan(cmd *cobra.Command, src string, f *playFlags) (*kube.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := kube.PlayOptions{FilesDir: filesDir(e), LogDriver: f.logDriver}
+	o := kube.PlayOptions{FilesDir: filesDir(e), LogDriver: f.logDriver, Names: names}
 	o.NodeName, _ = os.Hostname()
 	if o.Network, o.Networks, err = engine.ParseNetworkMode(f.networks, e.Config.Network.DefaultNetwork); err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func plan(cmd *cobra.Command, src string, f *playFlags) (*kube.Plan, error) {
 func filesDir(e *engine.Engine) string { return filepath.Join(e.Config.Root, "kube") }
 
 func runPlay(cmd *cobra.Command, src string, f *playFlags) error {
-	pl, err := plan(cmd, src, f)
+	pl, err := plan(cmd, src, f, false)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func waitJobs(cmd *cobra.Command, e *engine.Engine, played *kube.Played) error {
 }
 
 func runDown(cmd *cobra.Command, src string, force bool) error {
-	pl, err := plan(cmd, src, &playFlags{})
+	pl, err := plan(cmd, src, &playFlags{}, true)
 	if err != nil {
 		return err
 	}
