@@ -87,9 +87,16 @@ func kubeFile(t *testing.T, yaml string) string {
 // kubeNetwork creates a user network with its own subnet for a kube test.
 func kubeNetwork(t *testing.T, b *Berth, name, subnet string) {
 	t.Helper()
-	withNetwork(t, b, name, subnet)
-	rmAllOnCleanup(t, b)
-	t.Cleanup(func() { b.Run("pod", "rm", "-af") }) // first: pods' infra containers go only with them
+	b.Run("network", "create", "--subnet", subnet, name).WantSuccess(t)
+	t.Cleanup(func() {
+		// Pods first: their infra containers go only with them, and the network only once
+		// nothing is attached.
+		for _, args := range [][]string{{"pod", "rm", "-af"}, {"rm", "-af"}, {"network", "rm", "-f", name}} {
+			if r := b.Run(args...); r.Code != 0 {
+				t.Logf("cleanup: berth %s: exit %d: %s", strings.Join(args, " "), r.Code, r.Stderr)
+			}
+		}
+	})
 }
 
 func execOut(t *testing.T, b *Berth, ctr string, cmd ...string) string {
