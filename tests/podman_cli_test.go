@@ -308,3 +308,72 @@ func TestCopyPodmanCases(t *testing.T) {
 	b.RunStdin([]byte(gz.String()), "cp", "-", "dst:/tmp/owned").WantError(t, 1, "destination must be a directory when copying from stdin")
 	wantFailure(t, b.Run("cp", "src:/tmp/*", host), `"/tmp/*" could not be found on container src`)
 }
+
+func TestPodmanRunFlags(t *testing.T) {
+	b := withImage(t)
+	img := "localhost/bb:1"
+	out := func(args ...string) string {
+		t.Helper()
+		return b.Run(args...).WantSuccess(t).Stdout
+	}
+	// --tz: the last one wins; the zone file is the container's /etc/localtime.
+	if got := out("run", "--rm", "--tz=Iceland", "--tz=MST7MDT", img, "date", "-d", "@1600000000"); got != "Sun Sep 13 06:26:40 MDT 2020\n" {
+		t.Errorf("--tz: %q", got)
+	}
+	b.Run("run", "--rm", "--tz=Nowhere/Atlantis", img, "true").WantError(t, 125, "invalid --tz")
+	// --memory=0 is no limit; HOME comes from /etc/passwd, or is /.
+	if got := out("run", "--rm", "--memory=0", "-u", "4242", img, "sh", "-c", "echo $HOME"); got != "/\n" {
+		t.Errorf("HOME of a user without a passwd entry: %q", got)
+	}
+	if got := out("run", "--rm", img, "sh", "-c", "echo $HOME"); got != "/root\n" {
+		t.Errorf("HOME of root: %q", got)
+	}
+	// Podman's JSON form of --entrypoint.
+	if got := out("run", "--rm", `--entrypoint=["/bin/echo","a b"]`, img); got != "a b\n" {
+		t.Errorf("--entrypoint JSON: %q", got)
+	}
+	// --replace, --attach, --http-proxy.
+	out("create", "--name", "r", img, "true")
+	if got := out("run", "--replace", "--name", "r", img, "echo", "replaced"); got != "replaced\n" {
+		t.Errorf("--replace: %q", got)
+	}
+	r := b.Run("run", "--rm", "-a", "stderr", img, "sh", "-c", "echo out; echo err >&2").WantExit(t, 0)
+	if r.Stdout != "" || r.Stderr != "err\n" {
+		t.Errorf("--attach stderr: stdout %q stderr %q", r.Stdout, r.Stderr)
+	}
+	if got := strings.TrimSpace(out("run", "--name", "ain", "-a", "stdin", img, "echo", "hello")); len(got) != 64 {
+		t.Errorf("--attach stdin printed %q, want the container id", got)
+	}
+	b.Env = append(b.Env, "http_proxy=http://proxy.example:3128")
+	if got := out("run", "--rm", img, "sh", "-c", "echo $http_proxy"); got != "http://proxy.example:3128\n" {
+		t.Errorf("--http-proxy (default): %q", got)
+	}
+	if got := out("run", "--rm", "--http-proxy=false", img, "sh", "-c", "echo x$http_proxy"); got != "x\n" {
+		t.Errorf("--http-proxy=false: %q", got)
+	}
+	// --timeout kills the container; --conmon-pidfile names its monitor.
+	pidfile := t.TempDir() + "/monitor.pid"
+	b.Run("run", "--name", "slow", "--timeout", "1", "--conmon-pidfile", pidfile, img, "sleep", "60").WantExit(t, 137)
+	if p, err := os.ReadFile(pidfile); err != nil || len(p) == 0 {
+		t.Errorf("--conmon-pidfile: %q %v", p, err)
+	}
+	// --pid, --requires, --volumes-from and the dependencies they make.
+	host := strings.TrimSpace(out("run", "-d", "--name", "base", "-v", "/data", img, "sleep", "1000"))
+	out("exec", "base", "sh", "-c", "echo shared >/data/f")
+	if got := out("run", "--rm", "--pid", "container:base", img, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"); got != "sleep 1000 " {
+		t.Errorf("--pid container: sees pid 1 %q", got)
+	}
+	if got := out("run", "--rm", "--volumes-from", "base:ro", img, "sh", "-c", "cat /data/f; touch /data/g 2>/dev/null || echo read-only"); got != "shared\nread-only\n" {
+		t.Errorf("--volumes-from: %q", got)
+	}
+	out("stop", "-t", "0", "base")
+	dep := strings.TrimSpace(out("create", "--requires", "base", img, "true"))
+	out("start", dep)
+	if got := out("inspect", "--format", "{{.State.Status}}", "base"); got != "running\n" {
+		t.Errorf("--requires did not start base: %s", got)
+	}
+	wantFailure(t, b.Run("rm", "-f", "base"), "has dependent containers")
+	out("rm", "-f", "--depend", host)
+	wantFailure(t, b.Run("run", "--rm", "--pid", "bogus", img, "true"), "invalid --pid")
+	wantFailure(t, b.Run("run", "--rm", "--init-path", "/bin/true", img, "true"), "--init-path needs --init")
+}

@@ -50,6 +50,7 @@ static struct {
 	char *health[MAX_HEALTH_ARGS];
 	int nhealth, health_retries;
 	long long health_interval, health_timeout, health_start; // nanoseconds
+	long long timeout;                                       // --timeout: kill after (ns), 0 none
 } o = {.runtime = "berth-runtime", .log_driver = LOG_K8S, .log_max_files = 1, .health_retries = 3,
        .health_interval = 30000000000LL, .health_timeout = 30000000000LL};
 
@@ -58,6 +59,7 @@ static int out_fd = -1, err_fd = -1, in_fd = -1; // container side: output read 
 static pid_t ctr_pid;
 static long long started_at;
 static int restarts;
+static int timed_out; // --timeout killed the container
 static struct client {
 	int fd;
 	unsigned char buf[4 + 1 + 65536];
@@ -693,6 +695,7 @@ static void parse_args(int argc, char **argv) {
 		else if (!strcmp(a, "--health-timeout")) o.health_timeout = atoll(v);
 		else if (!strcmp(a, "--health-start-period")) o.health_start = atoll(v);
 		else if (!strcmp(a, "--health-retries")) o.health_retries = atoi(v);
+		else if (!strcmp(a, "--timeout")) o.timeout = atoll(v);
 		else usage();
 	}
 }
@@ -759,6 +762,8 @@ int berth_monitor_main(int argc, char **argv) {
 		if (o.nhealth > 0 && !exited && !restart_at) wake = health_pid ? health_deadline : health_next;
 		if (exited && !restart_at) wake = exit_deadline;
 		if (restart_at) wake = restart_at;
+		// --timeout: the run may last that long from its start, then it is killed.
+		if (o.timeout > 0 && !timed_out && !exited && !restart_at && (wake < 0 || started_at + o.timeout < wake)) wake = started_at + o.timeout;
 		int timeout = -1;
 		if (wake >= 0) timeout = wake <= mono ? 0 : (int)((wake - mono) / 1000000) + 1;
 		struct epoll_event evs[16];
@@ -796,6 +801,11 @@ int berth_monitor_main(int argc, char **argv) {
 			}
 		}
 		mono = now_ns(CLOCK_MONOTONIC);
+		if (o.timeout > 0 && !timed_out && !exited && !restart_at && mono >= started_at + o.timeout) {
+			timed_out = 1;
+			kill(ctr_pid, SIGKILL); // pid 1 of its namespace: everything in it goes
+			o.restart = R_NO;       // a container that ran out of time stays stopped
+		}
 		if (o.nhealth > 0 && !exited) {
 			if (health_pid && mono >= health_deadline) {
 				kill(-health_pid, SIGKILL);

@@ -8,13 +8,16 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 )
 
-// dependsOn lists the ids of the containers c needs: the one whose network namespace it joins.
+// dependsOn lists the ids of the containers c needs: those whose network or pid namespace
+// it joins and those it --requires.
 func (c *Container) dependsOn() []string {
 	var out []string
-	if id, ok := strings.CutPrefix(c.Options.Network, "container:"); ok {
-		out = append(out, id)
+	for _, mode := range []string{c.Options.Network, c.Options.PidMode} {
+		if id, ok := strings.CutPrefix(mode, "container:"); ok {
+			out = append(out, id)
+		}
 	}
-	return out
+	return append(out, c.Options.Requires...)
 }
 
 // Dependents returns the containers that depend on c (share its namespaces), directly.

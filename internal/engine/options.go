@@ -69,6 +69,7 @@ type CreateOptions struct {
 	// Pod is the pod the container joins (a name or id, stored as the id): it shares the
 	// namespaces the pod shares, through the pod's infra container.
 	Pod string `json:",omitempty"`
+	PodmanOptions
 }
 
 // Mount is one -v, --mount or --tmpfs.

@@ -135,6 +135,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if o.CgroupNS == "host" {
 		s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.CgroupNamespace)
 	}
+	if err := e.applyPodmanOptions(ctx, c, s); err != nil {
+		return nil, err
+	}
 	s.Annotations = o.Labels
 	return s, nil
 }

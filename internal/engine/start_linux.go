@@ -46,6 +46,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err := e.startPodInfra(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := e.startRequired(ctx, c); err != nil {
+		return nil, err
+	}
 	rt, err := e.runtimeFor(c.Options.Runtime)
 	if err != nil {
 		return nil, err
@@ -98,6 +101,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	}
 	pid, err := e.startMonitor(c, rt, bundle)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.writeConmonPidFile(c); err != nil {
 		return nil, err
 	}
 	if err := e.connectUserNet(ctx, c, pid); err != nil {
@@ -162,6 +168,9 @@ func (e *Engine) monitorArgs(c *Container, rt ociRuntime, bundle string) ([]stri
 	}
 	if o.Interactive {
 		args = append(args, "--stdin")
+	}
+	if o.Timeout > 0 {
+		args = append(args, "--timeout", strconv.FormatInt(int64(time.Duration(o.Timeout)*time.Second), 10))
 	}
 	if h := o.Health; h != nil && len(h.Test) > 0 && h.Test[0] != "NONE" {
 		test := h.Test[1:]

@@ -56,6 +56,7 @@ type createFlags struct {
 	ip, mac                              string
 	gpus                                 string
 	pod                                  string
+	podman                               podmanRunFlags
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -118,6 +119,7 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.o.DNSOptions, "dns-opt", nil, "Set DNS options")
 	_ = fs.MarkHidden("dns-opt")
 	fs.StringVar(&f.pod, "pod", "", "Run the container in a pod: NAME, or new:NAME to create the pod with the container's network options")
+	f.podman.add(fs)
 }
 
 // networkOptions validates the network flags into o.
@@ -189,18 +191,18 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		o.Env = append(o.Env, e)
 	}
 	if fs.Changed("entrypoint") {
-		e := []string{}
-		if f.entrypoint != "" {
-			e = []string{f.entrypoint}
+		e, err := parseEntrypoint(f.entrypoint)
+		if err != nil {
+			return o, err
 		}
 		o.Entrypoint = &e
 	}
 	if f.memory != "" {
 		n, err := units.RAMInBytes(f.memory)
-		if err != nil || n <= 0 {
+		if err != nil || n < 0 {
 			return o, cli.Invalid("invalid argument %q for \"-m, --memory\" flag", f.memory)
 		}
-		o.Memory = n
+		o.Memory = n // 0: no limit, as Docker and Podman take it
 	}
 	if f.cpus != "" {
 		n, err := engine.ParseCPUs(f.cpus)
@@ -210,6 +212,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		o.NanoCPUs = n
 	}
 	if err := f.networkOptions(&o, cli.Engine(cmd).Config.Network.DefaultNetwork); err != nil {
+		return o, err
+	}
+	if err := f.podman.apply(cmd, &o); err != nil {
 		return o, err
 	}
 	o.Labels = map[string]string{}
@@ -382,6 +387,9 @@ func (f *createFlags) create(cmd *cobra.Command, args []string) (*engine.Contain
 	if err != nil {
 		return nil, err
 	}
+	if err := f.podman.replaceExisting(cmd, o.Name); err != nil {
+		return nil, err
+	}
 	_, lookErr := store.Lookup(ctx, o.Image)
 	switch {
 	case f.pull == "always" || (f.pull == "missing" && errors.Is(lookErr, errdefs.ErrNotFound)):
@@ -495,6 +503,8 @@ func runCommand() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), c.ID)
 				return nil
 			}
+			f.podman.printIDWithoutOutput(cmd.OutOrStdout(), c.ID)
+			f.podman.attachWriters(cmd)
 			code, err := startAttached(cmd, c, keys, sigProxy && !c.Options.TTY)
 			if c.Options.Rm && !errors.Is(err, engine.ErrDetached) {
 				// The monitor's cleanup may be racing us: removal is idempotent.

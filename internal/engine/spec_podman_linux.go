@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/errdefs"
+)
+
+// applyPodmanOptions adds what PodmanOptions ask of the spec: the pid namespace,
+// /etc/localtime and the init binary.
+func (e *Engine) applyPodmanOptions(ctx context.Context, c *Container, s *specs.Spec) error {
+	o := c.Options.PodmanOptions
+	switch {
+	case o.PidMode == "host":
+		s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.PIDNamespace)
+	case strings.HasPrefix(o.PidMode, "container:"):
+		other, err := e.Container(ctx, strings.TrimPrefix(o.PidMode, "container:"))
+		if err != nil {
+			return err
+		}
+		if !other.Active() || other.Pid <= 0 {
+			return errdefs.Newf(errdefs.ErrInvalid, "cannot join the pid namespace of container %s: it is not running", other.Name)
+		}
+		setNamespacePath(s, specs.PIDNamespace, "/proc/"+strconv.Itoa(other.Pid)+"/ns/pid")
+	}
+	if o.TZ != "" {
+		src, err := timezoneFile(o.TZ)
+		if err != nil {
+			return err
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
+	}
+	if o.InitPath != "" {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == initPath {
+				s.Mounts[i].Source = o.InitPath
+			}
+		}
+	}
+	return nil
+}
+
+// startRequired starts the containers c requires (--requires) that are not running.
+func (e *Engine) startRequired(ctx context.Context, c *Container) error {
+	for _, id := range c.Options.Requires {
+		other, err := e.Container(ctx, id)
+		if err != nil {
+			return errdefs.Newf(errdefs.ErrInvalid, "container %s requires %s: %v", c.Name, id, err)
+		}
+		if other.Active() {
+			continue
+		}
+		if _, err := e.StartContainer(ctx, other.ID, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeConmonPidFile writes the monitor's pid where --conmon-pidfile asks.
+func (e *Engine) writeConmonPidFile(c *Container) error {
+	if c.Options.ConmonPidFile == "" {
+		return nil
+	}
+	pid := readInt(e.runFile(c, "monitor.pid"))
+	return os.WriteFile(c.Options.ConmonPidFile, []byte(strconv.Itoa(pid)), 0o644)
+}
