@@ -25,6 +25,7 @@ type Config struct {
 	Registries    Registries `toml:"registries"`
 	Network       Network    `toml:"network"`
 	CDI           CDI        `toml:"cdi"`
+	Events        Events     `toml:"events"`
 
 	Rootless bool     `toml:"-"`
 	Files    []string `toml:"-"` // config files that were read, in order
@@ -51,6 +52,13 @@ type CDI struct {
 	// SpecDirs are searched for CDI specs, later ones winning; empty means /etc/cdi and
 	// /var/run/cdi. BERTH_CDI_SPEC_DIRS sets them as a colon-separated list.
 	SpecDirs []string `toml:"spec_dirs" env:"BERTH_CDI_SPEC_DIRS"`
+}
+
+// Events bounds the event log's storage (internal/events): segments of SegmentSize bytes, at
+// most MaxSegments of them; zero means the log's defaults.
+type Events struct {
+	SegmentSize int64 `toml:"segment_size"`
+	MaxSegments int   `toml:"max_segments"`
 }
 
 // Default returns the built-in settings for the user described by env.

@@ -1,5 +1,5 @@
-// Package system holds berth's host-level commands: version, info, unshare and the `system`
-// group (df, prune, reset, info).
+// Package system holds berth's host-level commands: version, info, unshare, events and the
+// `system` group (df, prune, reset, info, events).
 package system
 
 import (
@@ -22,8 +22,8 @@ import (
 func Commands() []*cobra.Command {
 	group := &cobra.Command{Use: "system", Short: "Manage berth: disk usage, prune, reset, info", Args: cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(dfCommand(), pruneCommand(), resetCommand(), infoCommand())
-	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand(), group}
+	group.AddCommand(dfCommand(), pruneCommand(), resetCommand(), infoCommand(), eventsCommand())
+	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand(), eventsCommand(), group}
 }
 
 func versionCommand() *cobra.Command {
