@@ -26,7 +26,7 @@ const (
 )
 
 // Save writes the images named by refs to w as one archive of the given format.
-func (s *Store) Save(ctx context.Context, refs []string, format string, w io.Writer) error {
+func (s *Store) Save(ctx context.Context, refs []string, format string, w io.Writer) (retErr error) {
 	if format == "" {
 		format = FormatDocker
 	}
@@ -38,11 +38,20 @@ func (s *Store) Save(ctx context.Context, refs []string, format string, w io.Wri
 		tags []name.Tag
 	}
 	var entries []entry
+	var saved []*Image
+	defer func() {
+		for _, img := range saved {
+			if retErr == nil {
+				s.event("save", img, "")
+			}
+		}
+	}()
 	for _, r := range refs {
 		img, err := s.Lookup(ctx, r)
 		if err != nil {
 			return err
 		}
+		saved = append(saved, img)
 		vimg, err := s.V1(img)
 		if err != nil {
 			return err
@@ -141,12 +150,17 @@ func (s *Store) Load(ctx context.Context, r io.Reader, progress ProgressFunc) ([
 	if err != nil {
 		return nil, err
 	}
+	var imgs []*Image
 	switch kind {
 	case FormatDocker:
-		return s.loadDocker(ctx, f.Name(), progress)
+		imgs, err = s.loadDocker(ctx, f.Name(), progress)
 	default:
-		return s.loadOCI(ctx, f, progress)
+		imgs, err = s.loadOCI(ctx, f, progress)
 	}
+	for _, img := range imgs {
+		s.event("load", img, "")
+	}
+	return imgs, err
 }
 
 func archiveKind(f *os.File) (string, error) {
@@ -308,7 +322,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts *ImportOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	return s.write(ctx, img, writeOptions{names: names})
+	stored, err := s.write(ctx, img, writeOptions{names: names})
+	if err != nil {
+		return nil, err
+	}
+	s.event("import", stored, "")
+	return stored, nil
 }
 
 // checkTar rejects input that is not a tar before anything is stored.

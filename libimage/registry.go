@@ -106,6 +106,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts *PullOptions) (*Image
 		src.Registry = host
 		img, err := s.pullFrom(ctx, src, r, platform, opts)
 		if err == nil {
+			s.event("pull", img, r.String())
 			return img, nil
 		}
 		if ctx.Err() != nil {
@@ -224,6 +225,7 @@ func (s *Store) Push(ctx context.Context, nameOrID, dest string, opts *PushOptio
 	if err := s.meta.PutImage(ctx, rec); err != nil {
 		return "", err
 	}
+	s.event("push", img, r.String())
 	return d.String(), nil
 }
 

@@ -32,10 +32,12 @@ func (s *Store) Remove(ctx context.Context, nameOrID string, opts *RemoveOptions
 	if ref, err := ParseReference(nameOrID); err == nil && contains(rec.Names, ref.TagName()) {
 		byName = ref.TagName()
 	}
+	img := s.eventImage(*rec)
 	if byName != "" && len(rec.Names) > 1 {
 		if err := s.meta.SetNames(ctx, rec.ID, without(rec.Names, byName)); err != nil {
 			return nil, err
 		}
+		s.event("untag", img, "")
 		return []string{"Untagged: " + FamiliarName(byName)}, nil
 	}
 	if byName == "" && len(rec.Names) > 1 && !opts.Force {
@@ -59,6 +61,10 @@ func (s *Store) Remove(ctx context.Context, nameOrID string, opts *RemoveOptions
 	if err := s.meta.DeleteImage(ctx, rec.ID); err != nil {
 		return nil, fmt.Errorf("remove image %s: %w", rec.ID, err)
 	}
+	for range len(rec.Names) + len(rec.Digests) {
+		s.event("untag", img, "")
+	}
+	s.event("delete", img, "")
 	out = append(out, "Deleted: "+rec.ID)
 	if err := s.GC(ctx); err != nil {
 		return out, err

@@ -27,6 +27,17 @@ type Store struct {
 	blobs   blobs
 	// Registries configures registry access for pull and push.
 	Registries RegistryConfig
+	// Events, when set, is told of each change to the store's images, by Docker's image
+	// event actions: pull, push and tag (ref is the reference), untag, delete, save, load
+	// and import (ref is "").
+	Events func(action string, img *Image, ref string)
+}
+
+// event tells s.Events of action on img.
+func (s *Store) event(action string, img *Image, ref string) {
+	if s.Events != nil {
+		s.Events(action, img, ref)
+	}
 }
 
 // RegistryConfig is how the store reaches registries.
@@ -67,6 +78,15 @@ func (s *Store) storeLock(ctx context.Context, exclusive bool) (*lock.Lock, erro
 
 func (s *Store) layerLock(ctx context.Context, chain string) (*lock.Lock, error) {
 	return lock.Acquire(ctx, filepath.Join(s.lockDir, "layers", hexOf(chain)+".lock"))
+}
+
+// eventImage is the image of rec for an event: its config when it can be read (for its
+// labels), else the record alone.
+func (s *Store) eventImage(rec ImageRecord) *Image {
+	if img, err := s.load(rec); err == nil {
+		return img
+	}
+	return &Image{ImageRecord: rec}
 }
 
 func (s *Store) load(rec ImageRecord) (*Image, error) {
@@ -188,7 +208,11 @@ func (s *Store) Tag(ctx context.Context, nameOrID, target string) error {
 	if ref.Digest != "" {
 		return errdefs.Newf(errdefs.ErrInvalid, "refusing to create a tag with a digest reference: %s", target)
 	}
-	return s.meta.SetNames(ctx, rec.ID, appendUnique(rec.Names, ref.TagName()))
+	if err := s.meta.SetNames(ctx, rec.ID, appendUnique(rec.Names, ref.TagName())); err != nil {
+		return err
+	}
+	s.event("tag", s.eventImage(*rec), ref.TagName())
+	return nil
 }
 
 func appendUnique(list []string, v string) []string {

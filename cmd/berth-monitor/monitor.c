@@ -39,6 +39,7 @@ enum { R_NO, R_ON_FAILURE, R_ALWAYS, R_UNLESS_STOPPED };
 
 #define MAX_CLIENTS 32
 #define MAX_HEALTH_ARGS 64
+#define MAX_NOTIFY_ARGS 16
 #define HEALTH_OUT 4096
 
 static struct {
@@ -49,6 +50,8 @@ static struct {
 	char **exit_cmd;
 	char *health[MAX_HEALTH_ARGS];
 	int nhealth, health_retries;
+	char *notify[MAX_NOTIFY_ARGS]; // berth's command recording an event: ... container notify ID
+	int nnotify;
 	long long health_interval, health_timeout, health_start; // nanoseconds
 	long long timeout;                                       // --timeout: kill after (ns), 0 none
 } o = {.runtime = "berth-runtime", .log_driver = LOG_K8S, .log_max_files = 1, .health_retries = 3,
@@ -363,6 +366,20 @@ static int wait_pid(pid_t pid) {
 	return WEXITSTATUS(st);
 }
 
+// notify runs the notify command with the event's words appended, without waiting (the main
+// loop reaps it): berth records what only the monitor sees, a health status change and a
+// restart policy's die and start, in its event log.
+static void notify(const char *event, const char *arg) {
+	if (o.nnotify == 0) return;
+	char *argv[MAX_NOTIFY_ARGS + 3];
+	int n = 0;
+	for (int i = 0; i < o.nnotify; i++) argv[n++] = o.notify[i];
+	argv[n++] = (char *)event;
+	if (arg) argv[n++] = (char *)arg;
+	argv[n] = NULL;
+	spawn(argv, -1, -1, -1, 0);
+}
+
 static int run_runtime(const char *verb, int force) {
 	char *argv[16];
 	int n = 0;
@@ -545,6 +562,7 @@ static void health_done(int code, int timed_out) {
 	unwatch(&health_out);
 	health_pid = 0;
 	long long mono = now_ns(CLOCK_MONOTONIC);
+	const char *was = health_status;
 	if (code == 0) {
 		health_streak = 0;
 		health_status = "healthy";
@@ -571,6 +589,7 @@ static void health_done(int code, int timed_out) {
 	snprintf(e + len, sizeof health_log[0] - len, "\"}");
 	health_write();
 	health_next = mono + o.health_interval;
+	if (strcmp(was, health_status) != 0) notify("health_status", health_status);
 }
 
 // ---- exit and restart ----
@@ -646,6 +665,7 @@ static int restart_container(void) {
 	if (create_container(err, sizeof err) < 0) return -1;
 	if (run_runtime("start", 0) != 0) return -1;
 	started_at = now_ns(CLOCK_MONOTONIC);
+	notify("start", NULL);
 	return 0;
 }
 
@@ -691,6 +711,8 @@ static void parse_args(int argc, char **argv) {
 			}
 		} else if (!strcmp(a, "--health-arg")) {
 			if (o.nhealth < MAX_HEALTH_ARGS - 1) o.health[o.nhealth++] = (char *)v;
+		} else if (!strcmp(a, "--notify-arg")) {
+			if (o.nnotify < MAX_NOTIFY_ARGS - 1) o.notify[o.nnotify++] = (char *)v;
 		} else if (!strcmp(a, "--health-interval")) o.health_interval = atoll(v);
 		else if (!strcmp(a, "--health-timeout")) o.health_timeout = atoll(v);
 		else if (!strcmp(a, "--health-start-period")) o.health_start = atoll(v);
@@ -828,6 +850,8 @@ int berth_monitor_main(int argc, char **argv) {
 				long long delay = 100000000LL << (restarts < 9 ? restarts : 9); // 100ms doubling, to ~51s
 				snprintf(buf, sizeof buf, "%d %lld\n", code, now_ns(CLOCK_REALTIME));
 				write_file_atomic("last-exit", buf);
+				snprintf(buf, sizeof buf, "%d", code);
+				notify("die", buf);
 				restart_at = mono + delay;
 				continue;
 			}

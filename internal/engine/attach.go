@@ -67,6 +67,7 @@ func (e *Engine) Attach(ctx context.Context, c *Container) (*AttachConn, error) 
 	if err != nil {
 		return nil, fmt.Errorf("attach to %s: %w", c.Name, err)
 	}
+	e.containerEvent(c, "attach")
 	return &AttachConn{c: c, e: e, nc: nc}, nil
 }
 

@@ -279,6 +279,9 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 	if err := be.cache.UnmarkIntermediate(ctx, img.ID); err != nil {
 		return "", err
 	}
+	if built, err := be.store.Lookup(ctx, img.ID); err == nil {
+		e.imageEvent("build", built, "")
+	}
 	return img.ID, nil
 }
 

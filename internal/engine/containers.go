@@ -111,6 +111,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Conta
 		_ = db.Containers().Delete(context.Background(), c.ID)
 		return nil, err
 	}
+	e.containerEvent(c, "create")
 	return c, nil
 }
 
@@ -400,6 +401,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 		return err
 	}
 	defer release()
+	e.noteDie(c)
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err
 	}
@@ -434,6 +436,7 @@ func (e *Engine) removeLocked(ctx context.Context, c *Container, volumes bool) e
 	if err != nil {
 		return err
 	}
+	e.containerEvent(c, "destroy")
 	if volumes || c.Options.Rm {
 		for _, m := range c.Options.Mounts {
 			if m.Type != "volume" {
@@ -462,8 +465,13 @@ func (e *Engine) RenameContainer(ctx context.Context, ref, name string) error {
 	if err != nil {
 		return err
 	}
+	old := c.Name
 	c.Name, c.Options.Name = name, name
-	return db.Containers().Rename(ctx, c.ID, name, c)
+	if err := db.Containers().Rename(ctx, c.ID, name, c); err != nil {
+		return err
+	}
+	e.containerEvent(c, "rename", "oldName", "/"+old) // Docker's oldName keeps its slash
+	return nil
 }
 
 // PruneContainers removes every stopped container f matches and returns their ids.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -117,6 +118,8 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 		// waiting for the process to close the caller's pipe.
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	}
+	execID := randomID()
+	e.execEvents(c, execID, o.Cmd)
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
@@ -143,6 +146,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 	}
 	err = cmd.Wait()
 	wg.Wait()
+	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if o.Detach { // the process did not start (the runtime's message went to /dev/null)
@@ -154,9 +158,12 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 			}
 			return 0, fmt.Errorf("exec in %s: runtime %s exited with status %d", c.Name, filepath.Base(rt.Binary()), ee.ExitCode())
 		}
-		return ee.ExitCode(), nil
+		code, err = ee.ExitCode(), nil
 	}
-	return 0, err
+	if err == nil && !o.Detach {
+		e.containerEvent(c, "exec_die", "execID", execID, "exitCode", strconv.Itoa(code))
+	}
+	return code, err
 }
 
 // receiveConsole accepts the runtime's connection on a console socket and returns the pty

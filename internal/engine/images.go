@@ -45,6 +45,7 @@ func (e *Engine) Images(ctx context.Context) (*libimage.Store, error) {
 			Mirrors:  e.Config.Registries.Mirrors,
 			AuthFile: e.Config.Registries.AuthFile,
 		}
+		s.Events = e.imageEvent
 		if logrus.IsLevelEnabled(logrus.DebugLevel) {
 			logs.Debug.SetOutput(logrus.StandardLogger().WriterLevel(logrus.DebugLevel))
 		}

@@ -145,7 +145,12 @@ func (e *Engine) CreateNetwork(ctx context.Context, name string, o NetworkCreate
 	case NetworkNone, NetworkHost, "bridge", "default", e.defaultNetworkName():
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "network name %s is reserved", name)
 	}
-	return e.createNetwork(ctx, name, o, true)
+	n, err := e.createNetwork(ctx, name, o, true)
+	if err != nil {
+		return nil, err
+	}
+	e.networkEvent("create", n.Network, "") // not for the default network, made on first use
+	return n, nil
 }
 
 func (e *Engine) createNetwork(ctx context.Context, name string, o NetworkCreateOptions, dns bool) (*Network, error) {

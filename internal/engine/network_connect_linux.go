@@ -33,6 +33,11 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 		return err
 	}
 	defer release()
+	defer func() {
+		if retErr == nil {
+			e.networkEvent("connect", n.Network, c.ID)
+		}
+	}()
 	if c.Options.Network != "" {
 		return errdefs.Newf(errdefs.ErrInvalid, "container %s uses network mode %s and cannot be connected to other networks", c.Name, c.Options.Network)
 	}
@@ -118,7 +123,7 @@ func memberOfOptions(c *Container, name string) bool {
 
 // DisconnectNetwork disconnects a container from a network: a running one loses its
 // interface there at once. force disconnects even a network record that is gone.
-func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string, force bool) error {
+func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string, force bool) (retErr error) {
 	name := netRef
 	n, err := e.Network(ctx, netRef)
 	switch {
@@ -132,6 +137,16 @@ func (e *Engine) DisconnectNetwork(ctx context.Context, netRef, ctrRef string, f
 		return err
 	}
 	defer release()
+	defer func() {
+		if retErr != nil {
+			return
+		}
+		left := libnet.Network{Name: name, ID: name}
+		if n != nil {
+			left = n.Network
+		}
+		e.networkEvent("disconnect", left, c.ID)
+	}()
 	if !memberOfOptions(c, name) && !memberOf(c, name) {
 		return errdefs.Newf(errdefs.ErrNotFound, "container %s is not connected to network %s", c.Name, name)
 	}

@@ -390,6 +390,9 @@ func (e *Engine) teardownNetwork(ctx context.Context, c *Container) error {
 			errs = append(errs, err)
 		}
 	}
+	if len(errs) == 0 {
+		e.disconnectEvents(c.ID, st.Attachments)
+	}
 	return errors.Join(errs...)
 }
 
@@ -444,7 +447,11 @@ func (e *Engine) removeNetwork(ctx context.Context, n *Network) error {
 	if err != nil {
 		return err
 	}
-	return db.Networks().Delete(ctx, n.Name)
+	if err := db.Networks().Delete(ctx, n.Name); err != nil {
+		return err
+	}
+	e.networkEvent("destroy", n.Network, "")
+	return nil
 }
 
 // hostRoutes lists the host's IPv4 routes (from /proc/net/route), which automatic subnets

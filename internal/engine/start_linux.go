@@ -77,7 +77,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{"exit", "last-exit", "stopped", "removing", "restarts", "health.json", "monitor.pid"} {
+	for _, f := range []string{"exit", "last-exit", "stopped", "removing", "died", "restarts", "health.json", "monitor.pid"} {
 		os.Remove(filepath.Join(run, f))
 	}
 	if err := e.setupNetwork(ctx, c); err != nil {
@@ -118,7 +118,11 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 		return nil, err
 	}
 	c.State, c.Pid, c.StartedAt, c.ExitCode, c.FinishedAt = StateRunning, pid, time.Now().UTC(), 0, time.Time{}
-	return c, e.saveContainer(ctx, c)
+	if err := e.saveContainer(ctx, c); err != nil {
+		return c, err
+	}
+	e.startEvents(c)
+	return c, nil
 }
 
 // helper finds a binary installed beside berth (bin/berth-monitor) or in libexec.
@@ -185,7 +189,11 @@ func (e *Engine) monitorArgs(c *Container, rt ociRuntime, bundle string) ([]stri
 			"--health-start-period", strconv.FormatInt(int64(h.StartPeriod), 10),
 			"--health-retries", strconv.Itoa(h.Retries))
 	}
-	return append(args, "--", self, "--root", e.Config.Root, "--runroot", e.Config.RunRoot, "container", "cleanup", c.ID), nil
+	berth := []string{self, "--root", e.Config.Root, "--runroot", e.Config.RunRoot, "container"}
+	for _, a := range append(berth, "notify", c.ID) {
+		args = append(args, "--notify-arg", a)
+	}
+	return append(append(append(args, "--"), berth...), "cleanup", c.ID), nil
 }
 
 func (e *Engine) startMonitor(c *Container, rt ociRuntime, bundle string) (int, error) {
@@ -238,12 +246,37 @@ func (e *Engine) CleanupContainer(ctx context.Context, ref string) error {
 		return err
 	}
 	defer release()
+	e.noteDie(c)
 	if err := e.cleanupRuntime(ctx, c); err != nil {
 		return err
 	}
 	defer e.podMemberExited(ctx, c)
 	if c.Options.Rm && c.State == StateExited {
 		return e.removeLocked(ctx, c, true)
+	}
+	return nil
+}
+
+// NotifyContainer records an event only the container's monitor sees: a change of health
+// status (Docker's "health_status: healthy"), or a death and start under the restart policy.
+func (e *Engine) NotifyContainer(ctx context.Context, ref, event, arg string) error {
+	db, err := e.DB(ctx)
+	if err != nil {
+		return err
+	}
+	var c Container
+	if _, err := db.Containers().Get(ctx, ref, &c); err != nil {
+		return err
+	}
+	switch event {
+	case "health_status":
+		e.containerEvent(&c, "health_status: "+arg)
+	case "die":
+		e.containerEvent(&c, "die", "exitCode", arg)
+	case "start":
+		e.containerEvent(&c, "start")
+	default:
+		return errdefs.Newf(errdefs.ErrInvalid, "unknown container event %q", event)
 	}
 	return nil
 }
@@ -293,7 +326,11 @@ func (e *Engine) KillContainer(ctx context.Context, ref string, sig syscall.Sign
 	if err != nil {
 		return nil, err
 	}
-	return c, rt.Kill(c.ID, sig, false)
+	if err := rt.Kill(c.ID, sig, false); err != nil {
+		return c, err
+	}
+	e.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig)))
+	return c, nil
 }
 
 // StopContainer sends the stop signal (SIGTERM unless --stop-signal), then SIGKILL after
@@ -324,13 +361,18 @@ func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *time.Du
 		_ = rt.Resume(c.ID)
 	}
 	if c.State == StateRunning || c.State == StatePaused {
-		_ = rt.Kill(c.ID, sig, false)
+		if rt.Kill(c.ID, sig, false) == nil {
+			e.containerEvent(c, "kill", "signal", strconv.Itoa(int(sig)))
+		}
 	}
 	if !e.waitExit(c, wait) {
-		_ = rt.Kill(c.ID, syscall.SIGKILL, true)
+		if rt.Kill(c.ID, syscall.SIGKILL, true) == nil {
+			e.containerEvent(c, "kill", "signal", strconv.Itoa(int(syscall.SIGKILL)))
+		}
 		e.waitExit(c, 10*time.Second)
 	}
 	e.waitMonitorGone(c, 10*time.Second) // its cleanup done, the container can start again at once
+	e.containerEvent(c, "stop")
 	return e.Container(ctx, c.ID)
 }
 
@@ -340,7 +382,11 @@ func (e *Engine) RestartContainer(ctx context.Context, ref string, timeout *time
 	if err != nil {
 		return nil, err
 	}
-	return e.StartContainer(ctx, c.ID, nil)
+	if c, err = e.StartContainer(ctx, c.ID, nil); err != nil {
+		return nil, err
+	}
+	e.containerEvent(c, "restart")
+	return c, nil
 }
 
 // PauseContainer freezes (pause) or thaws (unpause) a container's processes.
@@ -366,7 +412,15 @@ func (e *Engine) PauseContainer(ctx context.Context, ref string, pause bool) (*C
 	if err != nil {
 		return nil, err
 	}
-	return c, e.saveContainer(ctx, c)
+	if err := e.saveContainer(ctx, c); err != nil {
+		return nil, err
+	}
+	action := "unpause"
+	if pause {
+		action = "pause"
+	}
+	e.containerEvent(c, action)
+	return c, nil
 }
 
 // WaitContainer blocks until the container has exited and returns its status.

@@ -53,6 +53,7 @@ func (e *Engine) CreateVolume(ctx context.Context, name string, labels map[strin
 		_ = db.Volumes().Delete(ctx, name)
 		return nil, fmt.Errorf("create volume %s: %w", name, err)
 	}
+	e.volumeEvent("create", v)
 	return v, nil
 }
 
@@ -128,7 +129,11 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 	if err != nil {
 		return err
 	}
-	return db.Volumes().Delete(ctx, name)
+	if err := db.Volumes().Delete(ctx, name); err != nil {
+		return err
+	}
+	e.volumeEvent("destroy", v)
+	return nil
 }
 
 // PruneVolumes removes every volume f matches that no container uses (only anonymous ones

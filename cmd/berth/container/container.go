@@ -35,7 +35,7 @@ func Commands() []*cobra.Command {
 			exportCommand(), commitCommand(), portCommand()}
 	}
 	group.AddCommand(perContainer()...)
-	group.AddCommand(ls, inspectCommand("inspect"), pruneCommand(), cleanupCommand(), existsCommand())
+	group.AddCommand(ls, inspectCommand("inspect"), pruneCommand(), cleanupCommand(), notifyCommand(), existsCommand())
 	return append(perContainer(), group, psCommand("ps"), inspectCommand("inspect"), volumeCommand())
 }
 

@@ -235,6 +235,18 @@ func pruneCommand() *cobra.Command {
 	return cmd
 }
 
+func notifyCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "notify CONTAINER EVENT [ARG]",
+		Short:  "Record an event a container's monitor saw (run by its monitor)",
+		Hidden: true,
+		Args:   cli.RangeArgs(2, 3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cli.Engine(cmd).NotifyContainer(cmd.Context(), args[0], args[1], append(args, "")[2])
+		},
+	}
+}
+
 func cleanupCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:    "cleanup CONTAINER",
