@@ -436,3 +436,17 @@ func TestEventsCursorResumeAcrossRotation(t *testing.T) {
 		t.Errorf("--since a dropped cursor: stdout %q stderr %q", r.Stdout, r.Stderr)
 	}
 }
+
+func TestEventsRestartPolicy(t *testing.T) {
+	b := withImage(t)
+	start := time.Now()
+	b.Run("run", "-d", "--name", "evrs", "--restart", "on-failure:2", "localhost/bb:1", "sh", "-c", "exit 5").WantSuccess(t)
+	b.Run("wait", "evrs").WantSuccess(t)
+	b.Run("rm", "evrs").WantSuccess(t) // after the monitor's cleanup: its die is the last one
+	got := pastWindow(t, b, start, "--filter", "container=evrs")
+	want := []string{"container create evrs", "container start evrs", "container die evrs", "container start evrs",
+		"container die evrs", "container start evrs", "container die evrs", "container destroy evrs"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("restart policy events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

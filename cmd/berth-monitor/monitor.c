@@ -366,9 +366,9 @@ static int wait_pid(pid_t pid) {
 	return WEXITSTATUS(st);
 }
 
-// notify runs the notify command with the event's words appended, without waiting (the main
-// loop reaps it): berth records what only the monitor sees, a health status change and a
-// restart policy's die and start, in its event log.
+// notify runs the notify command with the event's words appended: berth records what only the
+// monitor sees, a health status change and a restart policy's die and start, in its event log.
+// It waits (tens of milliseconds, on rare occasions), so that the events keep their order.
 static void notify(const char *event, const char *arg) {
 	if (o.nnotify == 0) return;
 	char *argv[MAX_NOTIFY_ARGS + 3];
@@ -377,7 +377,7 @@ static void notify(const char *event, const char *arg) {
 	argv[n++] = (char *)event;
 	if (arg) argv[n++] = (char *)arg;
 	argv[n] = NULL;
-	spawn(argv, -1, -1, -1, 0);
+	wait_pid(spawn(argv, -1, -1, -1, 0));
 }
 
 static int run_runtime(const char *verb, int force) {
