@@ -320,3 +320,14 @@ func TestTornLineIsSkipped(t *testing.T) {
 		t.Errorf("window around a torn line = %v", ids(got))
 	}
 }
+
+// BenchmarkAppend is the cost one event adds to a command: lock, list, append, unlock.
+func BenchmarkAppend(b *testing.B) {
+	l := Open(filepath.Join(b.TempDir(), "events"), nil)
+	attrs := map[string]string{"name": "web", "image": "docker.io/library/busybox:latest", "app": "shop"}
+	for b.Loop() {
+		if err := l.Append(New(Container, "start", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", attrs)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
