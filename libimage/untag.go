@@ -27,5 +27,12 @@ func (s *Store) Untag(ctx context.Context, nameOrID string, names []string) erro
 			keep = without(keep, ref.TagName())
 		}
 	}
-	return s.meta.SetNames(ctx, rec.ID, keep)
+	if err := s.meta.SetNames(ctx, rec.ID, keep); err != nil {
+		return err
+	}
+	img := s.eventImage(*rec)
+	for range len(rec.Names) - len(keep) {
+		s.event("untag", img, "")
+	}
+	return nil
 }

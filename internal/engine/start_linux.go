@@ -259,22 +259,27 @@ func (e *Engine) CleanupContainer(ctx context.Context, ref string) error {
 
 // NotifyContainer records an event only the container's monitor sees: a change of health
 // status (Docker's "health_status: healthy"), or a death and start under the restart policy.
+// A die or start takes the container's lock, so that it follows the start event of the
+// command that started the container, however quickly the container died.
 func (e *Engine) NotifyContainer(ctx context.Context, ref, event, arg string) error {
-	db, err := e.DB(ctx)
-	if err != nil {
-		return err
-	}
-	var c Container
-	if _, err := db.Containers().Get(ctx, ref, &c); err != nil {
-		return err
-	}
 	switch event {
 	case "health_status":
-		e.containerEvent(&c, "health_status: "+arg)
-	case "die":
-		e.containerEvent(&c, "die", "exitCode", arg)
-	case "start":
-		e.containerEvent(&c, "start")
+		c, err := e.Container(ctx, ref)
+		if err != nil {
+			return err
+		}
+		e.containerEvent(c, "health_status: "+arg)
+	case "die", "start":
+		c, release, err := e.lockedContainer(ctx, ref)
+		if err != nil {
+			return err
+		}
+		defer release()
+		if event == "die" {
+			e.containerEvent(c, "die", "exitCode", arg)
+		} else {
+			e.containerEvent(c, "start")
+		}
 	default:
 		return errdefs.Newf(errdefs.ErrInvalid, "unknown container event %q", event)
 	}
