@@ -78,9 +78,14 @@ func (e *Engine) noteDie(c *Container) {
 	e.containerEvent(c, "die", kv...)
 }
 
-// containerAttrs are the attributes of every container event: its labels, name and image.
+// containerAttrs are the attributes of every container event: its labels, name and image,
+// and the ID of its pod, which `events --filter pod=` matches.
 func containerAttrs(c *Container) map[string]string {
-	return withLabels(c.Options.Labels, "name", c.Name, "image", c.Options.Image)
+	attrs := withLabels(c.Options.Labels, "name", c.Name, "image", c.Options.Image)
+	if c.Options.Pod != "" {
+		attrs["pod"] = c.Options.Pod
+	}
+	return attrs
 }
 
 // imageEvent records action on img, with the image's labels. As Docker does, a pull or push
