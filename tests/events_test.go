@@ -70,7 +70,8 @@ func TestEventsContainerLifecycle(t *testing.T) {
 	if n := strings.Count(strings.Join(got, "\n"), "container die evrm"); n != 1 {
 		t.Errorf("%d die events for evrm, want 1", n)
 	}
-	// Attributes: Docker's exitCode, signal, execID, oldName, and the container's labels.
+	// Attributes: Docker's exitCode, signal, execID, oldName, and the container's labels
+	// (its own, and its image's: tier=test).
 	attrs := func(filter ...string) map[string]string {
 		t.Helper()
 		args := append([]string{"events", "--since", unixTime(start), "--until", unixTime(time.Now()), "--format", "{{json .Actor.Attributes}}"}, filter...)
@@ -82,7 +83,7 @@ func TestEventsContainerLifecycle(t *testing.T) {
 		}
 		return m
 	}
-	if a := attrs("--filter", "container=evrm", "--filter", "event=die"); a["exitCode"] != "3" || a["team"] != "ops" || a["image"] != "localhost/bb:1" {
+	if a := attrs("--filter", "container=evrm", "--filter", "event=die"); a["exitCode"] != "3" || a["team"] != "ops" || a["tier"] != "test" || a["image"] != "localhost/bb:1" {
 		t.Errorf("die attributes %v", a)
 	}
 	if a := attrs("--filter", "event=kill"); a["signal"] != "10" {
@@ -355,14 +356,15 @@ func TestEventsFiltersAndErrors(t *testing.T) {
 	} else if _, err := time.Parse("2006-01-02T15:04:05.000000000Z07:00", f[0]); err != nil {
 		t.Errorf("default output's time %q: %v", f[0], err)
 	}
-	// Bad input: one line, non-zero, nothing stored is lost.
-	b.Run("events", "--filter", "colour=red").WantError(t, 125, "invalid filter 'colour'")
-	b.Run("events", "--filter", "container").WantError(t, 125, "bad format of filter")
-	b.Run("events", "--since", "yesterday").WantError(t, 125, `failed to parse value as time or duration: "yesterday"`)
-	b.Run("events", "--until-match", "nope=1").WantError(t, 125, "invalid filter 'nope'")
-	b.Run("events", "--format", "{{.Nope").WantError(t, 125, "parse format")
-	b.Run("events", "--since", "99:0").WantError(t, 125, "beyond the end of the log")
-	b.Run("system", "events", "extra").WantExit(t, 125)
+	// Bad input: one line, exit 1 as Docker answers user errors, nothing
+	// stored is lost.
+	b.Run("events", "--filter", "colour=red").WantError(t, 1, "invalid filter 'colour'")
+	b.Run("events", "--filter", "container").WantError(t, 1, "bad format of filter")
+	b.Run("events", "--since", "yesterday").WantError(t, 1, `failed to parse value as time or duration: "yesterday"`)
+	b.Run("events", "--until-match", "nope=1").WantError(t, 1, "invalid filter 'nope'")
+	b.Run("events", "--format", "{{.Nope").WantError(t, 1, "parse format")
+	b.Run("events", "--since", "99:0").WantError(t, 1, "beyond the end of the log")
+	b.Run("system", "events", "extra").WantError(t, 1, "requires exactly 0 arguments")
 	if got := window(); !strings.HasPrefix(got, "container create evf1") {
 		t.Errorf("events after bad input: %q", got)
 	}
