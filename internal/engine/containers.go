@@ -91,6 +91,11 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Conta
 			return nil, err
 		}
 	}
+	releaseIDs, err := e.resolveUserNS(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseIDs() // held until the record shows an auto range taken
 	c, undo, err := e.newContainer(ctx, o)
 	if err != nil {
 		return nil, err

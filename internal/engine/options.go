@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/libnet"
 )
 
@@ -55,6 +56,11 @@ type CreateOptions struct {
 	LogOpts     map[string]string
 	Health      *Healthcheck
 	Runtime     string
+	// UserNS is --userns (userns.ParseMode); UIDMaps and GIDMaps are --uidmap/--gidmap, or
+	// the range --userns=auto picked at create.
+	UserNS  string         `json:",omitempty"`
+	UIDMaps []userns.IDMap `json:",omitempty"`
+	GIDMaps []userns.IDMap `json:",omitempty"`
 	// Network is a mode (none, host, container:ID) or "" for the networks in Networks.
 	Network  string
 	Networks []NetworkRequest `json:",omitempty"` // eth0, eth1, ... in order

@@ -69,6 +69,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 		return nil, err
 	}
 	s.Process.User = u
+	if err := e.setUserNS(s, c); err != nil {
+		return nil, err
+	}
 	if !hasEnv(s.Process.Env, "HOME") {
 		// Docker takes HOME from the user's passwd entry, "/" without one.
 		s.Process.Env = append(s.Process.Env, "HOME="+homeDir(rootfs, u.UID))

@@ -65,9 +65,6 @@ func Init() {
 	}
 }
 
-// Range is one subordinate id range.
-type Range struct{ Start, Count int }
-
 // Enter re-runs the current command inside a new user namespace and exits with its status.
 // It returns only on failure to set the namespace up.
 func Enter() error {
@@ -162,9 +159,6 @@ func idmap(tool, pid string, id int, sub []Range) error {
 	return WriteMap(tool, p, maps)
 }
 
-// IDMap maps Size ids from Container inside a user namespace to Host outside.
-type IDMap struct{ Container, Host, Size int }
-
 // WriteMap writes pid's uid map (tool "newuidmap") or gid map ("newgidmap") through the
 // setuid helper, which checks the ranges against /etc/subuid and /etc/subgid.
 func WriteMap(tool string, pid int, maps []IDMap) error {
@@ -207,4 +201,43 @@ func SubIDs(file, name string, uid int) ([]Range, error) {
 		return nil, fmt.Errorf("rootless mode needs a range for %s in %s (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", name, file, name)
 	}
 	return out, sc.Err()
+}
+
+// NamespaceSize is how many uids (gid: gids) the current user namespace maps.
+func NamespaceSize(gid bool) (int, error) {
+	f := "/proc/self/uid_map"
+	if gid {
+		f = "/proc/self/gid_map"
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if fl := strings.Fields(l); len(fl) == 3 {
+			size, _ := strconv.Atoi(fl[2])
+			n += size
+		}
+	}
+	return n, nil
+}
+
+// HostGID is the user's gid on the host: the one berth's namespace maps to its 0, else Getegid.
+func HostGID() int {
+	if !Inside() {
+		return os.Getegid()
+	}
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return os.Getegid()
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if fl := strings.Fields(l); len(fl) == 3 && fl[0] == "0" {
+			if n, err := strconv.Atoi(fl[1]); err == nil {
+				return n
+			}
+		}
+	}
+	return os.Getegid()
 }

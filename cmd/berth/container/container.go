@@ -20,6 +20,7 @@ import (
 	"github.com/berth-project/berth/internal/cdi"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/userns"
 )
 
 // Commands returns the `container` and `volume` groups and the top-level forms Docker has.
@@ -57,6 +58,7 @@ type createFlags struct {
 	gpus                                 string
 	pod                                  string
 	podman                               podmanRunFlags
+	uidmaps, gidmaps                     []string
 }
 
 func (f *createFlags) add(fs *pflag.FlagSet) {
@@ -67,6 +69,9 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.envFiles, "env-file", nil, "Read in a file of environment variables")
 	fs.StringVarP(&f.o.Workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.o.User, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fs.StringVar(&f.o.UserNS, "userns", "", "User namespace: host, keep-id[:uid=U,gid=G], nomap or auto[:size=N]")
+	fs.StringArrayVar(&f.uidmaps, "uidmap", nil, "Map container uids to host uids in a new user namespace: CONTAINER:HOST:SIZE")
+	fs.StringArrayVar(&f.gidmaps, "gidmap", nil, "Map container gids to host gids in a new user namespace: CONTAINER:HOST:SIZE")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	fs.StringVarP(&f.o.Hostname, "hostname", "h", "", "Container host name")
 	fs.BoolVar(&f.o.Rm, "rm", false, "Automatically remove the container when it exits")
@@ -173,6 +178,23 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	o := f.o
 	o.Image, o.Cmd = args[0], args[1:]
 	fs := cmd.Flags()
+	if _, err := userns.ParseMode(o.UserNS); err != nil {
+		return o, err
+	}
+	for _, m := range f.uidmaps {
+		x, err := userns.ParseIDMap(m)
+		if err != nil {
+			return o, err
+		}
+		o.UIDMaps = append(o.UIDMaps, x)
+	}
+	for _, m := range f.gidmaps {
+		x, err := userns.ParseIDMap(m)
+		if err != nil {
+			return o, err
+		}
+		o.GIDMaps = append(o.GIDMaps, x)
+	}
 	for _, file := range f.envFiles {
 		env, err := readEnvFile(file)
 		if err != nil {

@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/userns"
+)
+
+// resolveUserNS checks --userns and --uidmap/--gidmap at create. --userns=auto picks its
+// range here, apart from every other auto container's, and the returned release keeps the
+// next auto create waiting until this one's record holds the range.
+func (e *Engine) resolveUserNS(ctx context.Context, o *CreateOptions) (func(), error) {
+	none := func() {}
+	m, err := userns.ParseMode(o.UserNS)
+	if err != nil {
+		return none, err
+	}
+	if len(o.UIDMaps) > 0 || len(o.GIDMaps) > 0 {
+		if m.Kind != "" {
+			return none, errdefs.Newf(errdefs.ErrInvalid, "--userns=%s and --uidmap/--gidmap cannot be combined", o.UserNS)
+		}
+		if len(o.GIDMaps) == 0 {
+			o.GIDMaps = o.UIDMaps
+		}
+		if len(o.UIDMaps) == 0 {
+			o.UIDMaps = o.GIDMaps
+		}
+		return none, e.checkMaps(o.UIDMaps, o.GIDMaps)
+	}
+	switch m.Kind {
+	case userns.ModeKeepID, userns.ModeNoMap:
+		if !e.Config.Rootless {
+			return none, errdefs.Newf(errdefs.ErrNotSupported, "--userns=%s is only supported rootless", m.Kind)
+		}
+	case userns.ModeAuto:
+		return e.pickAutoRange(ctx, o, m.Size)
+	}
+	return none, nil
+}
+
+// idSpace is where a new user namespace's host ids come from: berth's own rootless
+// namespace ([1, size): 0 is the user), or for root the "containers" entry of /etc/subuid
+// and /etc/subgid, as podman's auto.
+func (e *Engine) idSpace(gid bool) (userns.Range, error) {
+	if e.Config.Rootless {
+		n, err := userns.NamespaceSize(gid)
+		if err != nil {
+			return userns.Range{}, err
+		}
+		return userns.Range{Start: 1, Count: n - 1}, nil
+	}
+	file := "/etc/subuid"
+	if gid {
+		file = "/etc/subgid"
+	}
+	rs, err := userns.SubIDs(file, "containers", -1)
+	if err != nil {
+		return userns.Range{}, errdefs.Newf(errdefs.ErrInvalid, "--userns=auto as root needs a range for containers in %s (usermod --add-subuids 2147483647-2147549183 --add-subgids 2147483647-2147549183 containers)", file)
+	}
+	return rs[0], nil
+}
+
+// checkMaps refuses overlapping maps and, rootless, host ids outside berth's namespace.
+func (e *Engine) checkMaps(uids, gids []userns.IDMap) error {
+	for i, maps := range [][]userns.IDMap{uids, gids} {
+		if err := userns.CheckMaps(maps); err != nil {
+			return err
+		}
+		if !e.Config.Rootless {
+			continue
+		}
+		n, err := userns.NamespaceSize(i == 1)
+		if err != nil {
+			return err
+		}
+		for _, m := range maps {
+			if m.Host+m.Size > n {
+				return errdefs.Newf(errdefs.ErrInvalid, "id map %d:%d:%d: a rootless user has ids 0 to %d (0 is the user, then the /etc/subuid and /etc/subgid ranges)", m.Container, m.Host, m.Size, n-1)
+			}
+		}
+	}
+	return nil
+}
+
+// pickAutoRange gives o a range of size uids and gids no other auto container has.
+func (e *Engine) pickAutoRange(ctx context.Context, o *CreateOptions, size int) (func(), error) {
+	l, err := e.Lock(ctx, "userns", "_auto")
+	if err != nil {
+		return func() {}, err
+	}
+	cs, err := e.containerRecords(ctx)
+	if err != nil {
+		l.Release()
+		return func() {}, err
+	}
+	var usedU, usedG []userns.IDMap
+	for _, c := range cs {
+		if m, _ := userns.ParseMode(c.Options.UserNS); m.Kind == userns.ModeAuto {
+			usedU, usedG = append(usedU, c.Options.UIDMaps...), append(usedG, c.Options.GIDMaps...)
+		}
+	}
+	for i, used := range [][]userns.IDMap{usedU, usedG} {
+		space, err := e.idSpace(i == 1)
+		if err == nil {
+			var r userns.IDMap
+			if r, err = userns.AutoRange(size, space, used); err == nil {
+				if i == 0 {
+					o.UIDMaps = []userns.IDMap{r}
+				} else {
+					o.GIDMaps = []userns.IDMap{r}
+				}
+			}
+		}
+		if err != nil {
+			l.Release()
+			return func() {}, err
+		}
+	}
+	return func() { l.Release() }, nil
+}
+
+// setUserNS gives the spec a user namespace of its own where c's options ask for one, and
+// with keep-id (and no --user) runs the process as the user's ids inside.
+func (e *Engine) setUserNS(s *specs.Spec, c *Container) error {
+	o := c.Options
+	m, err := userns.ParseMode(o.UserNS)
+	if err != nil {
+		return err
+	}
+	uids, gids := o.UIDMaps, o.GIDMaps
+	switch m.Kind {
+	case userns.ModeKeepID, userns.ModeNoMap:
+		nu, err := userns.NamespaceSize(false)
+		if err != nil {
+			return err
+		}
+		ng, err := userns.NamespaceSize(true)
+		if err != nil {
+			return err
+		}
+		if m.Kind == userns.ModeNoMap {
+			uids, gids = userns.NoMapMaps(nu), userns.NoMapMaps(ng)
+			break
+		}
+		uid, gid := m.UID, m.GID
+		if uid < 0 {
+			uid = userns.HostUID()
+		}
+		if gid < 0 {
+			gid = userns.HostGID()
+		}
+		if uid >= nu || gid >= ng {
+			return errdefs.Newf(errdefs.ErrInvalid, "--userns=%s: uid %d or gid %d is beyond the %d ids of the user's namespace", o.UserNS, uid, gid, min(nu, ng))
+		}
+		uids, gids = userns.KeepIDMaps(uid, nu), userns.KeepIDMaps(gid, ng)
+		if o.User == "" {
+			s.Process.User = specs.User{UID: uint32(uid), GID: uint32(gid)}
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	conv := func(ms []userns.IDMap) []specs.LinuxIDMapping {
+		out := make([]specs.LinuxIDMapping, 0, len(ms))
+		for _, x := range ms {
+			out = append(out, specs.LinuxIDMapping{ContainerID: uint32(x.Container), HostID: uint32(x.Host), Size: uint32(x.Size)})
+		}
+		return out
+	}
+	s.Linux.UIDMappings, s.Linux.GIDMappings = conv(uids), conv(gids)
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return nil
+		}
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	return nil
+}

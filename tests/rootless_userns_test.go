@@ -1,0 +1,67 @@
+package tests
+
+import (
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRootlessKeepID: with --userns=keep-id the user's own uid runs the container, files the
+// user owns are theirs inside, and what the container writes stays the user's on the host.
+func TestRootlessKeepID(t *testing.T) {
+	b := rootlessWithImage(t)
+	u, _ := user.Lookup(rootlessUser)
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	data := filepath.Join(filepath.Dir(b.Root), "data")
+	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(data, "mine"), []byte("mine\n"), 0o644)
+	os.Chown(data, uid, gid)
+	os.Chown(filepath.Join(data, "mine"), uid, gid)
+
+	script := "id -u; id -g; stat -c %u:%g /data/mine; cat /data/mine; echo new > /data/new"
+	r := b.Run("run", "--rm", "--userns=keep-id", "-v", data+":/data", "localhost/bb:1", "sh", "-c", script).WantSuccess(t)
+	want := u.Uid + "\n" + u.Gid + "\n" + u.Uid + ":" + u.Gid + "\nmine\n"
+	if r.Stdout != want {
+		t.Errorf("keep-id container says %q, want %q", r.Stdout, want)
+	}
+	if st := mustStat(t, filepath.Join(data, "new")); st.uid != uid || st.gid != gid {
+		t.Errorf("a file the keep-id container wrote belongs to %d:%d on the host, want %d:%d", st.uid, st.gid, uid, gid)
+	}
+	// uid= and gid= pick the ids the user has inside; --user still wins.
+	r = b.Run("run", "--rm", "--userns=keep-id:uid=1000,gid=1000", "-v", data+":/data", "localhost/bb:1", "sh", "-c", "id -u; stat -c %u /data/mine").WantSuccess(t)
+	if r.Stdout != "1000\n1000\n" {
+		t.Errorf("keep-id:uid=1000 says %q", r.Stdout)
+	}
+	if r = b.Run("run", "--rm", "--userns=keep-id", "--user", "0", "localhost/bb:1", "id", "-u").WantSuccess(t); r.Stdout != "0\n" {
+		t.Errorf("keep-id --user 0 says %q", r.Stdout)
+	}
+	// The default: the user is root inside, and still owns what root writes.
+	r = b.Run("run", "--rm", "-v", data+":/data", "localhost/bb:1", "sh", "-c", "id -u; stat -c %u /data/mine; echo root > /data/byroot").WantSuccess(t)
+	if r.Stdout != "0\n0\n" {
+		t.Errorf("default userns says %q", r.Stdout)
+	}
+	if st := mustStat(t, filepath.Join(data, "byroot")); st.uid != uid {
+		t.Errorf("a file the default container wrote belongs to %d on the host, want %d", st.uid, uid)
+	}
+	// Create keeps the mode for each start.
+	id := strings.TrimSpace(b.Run("create", "--userns=keep-id", "localhost/bb:1", "id", "-u").WantSuccess(t).Stdout)
+	if r = b.Run("start", "-a", id).WantSuccess(t); r.Stdout != u.Uid+"\n" {
+		t.Errorf("created keep-id container says %q", r.Stdout)
+	}
+	b.Run("rm", id).WantSuccess(t)
+
+	b.Run("run", "--rm", "--userns=keep-id:size=3", "localhost/bb:1", "true").
+		WantError(t, 125, `Error: invalid --userns "keep-id:size=3": unknown option "size=3"`)
+	b.Run("run", "--rm", "--userns=auto", "--uidmap", "0:1:10", "localhost/bb:1", "true").
+		WantError(t, 125, "Error: --userns=auto and --uidmap/--gidmap cannot be combined")
+	b.Run("run", "--rm", "--uidmap", "0:1:70000", "localhost/bb:1", "true").
+		WantError(t, 125, "Error: id map 0:1:70000: a rootless user has ids 0 to 65536 (0 is the user, then the /etc/subuid and /etc/subgid ranges)")
+	// As root keep-id means nothing.
+	rb := withImage(t)
+	rb.Run("run", "--rm", "--userns=keep-id", "localhost/bb:1", "true").
+		WantError(t, 125, "Error: --userns=keep-id is only supported rootless")
+}
