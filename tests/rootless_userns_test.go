@@ -65,3 +65,19 @@ func TestRootlessKeepID(t *testing.T) {
 	rb.Run("run", "--rm", "--userns=keep-id", "localhost/bb:1", "true").
 		WantError(t, 125, "Error: --userns=keep-id is only supported rootless")
 }
+
+// TestRootlessLimits: without a delegated cgroup a rootless run says once that its limits
+// are ignored, and runs.
+func TestRootlessLimits(t *testing.T) {
+	b := rootlessWithImage(t)
+	r := b.Run("run", "--rm", "-m", "64m", "--pids-limit", "50", "localhost/bb:1", "echo", "ran").WantExit(t, 0)
+	if r.Stdout != "ran\n" {
+		t.Errorf("stdout %q", r.Stdout)
+	}
+	if r.Stderr != "" { // else this host delegates a cgroup v2 subtree to the user
+		if n := strings.Count(r.Stderr, "\n"); n != 1 || !strings.Contains(r.Stderr, "resource limits --memory, --pids-limit are ignored: rootless berth runs in no delegated cgroup v2 subtree") {
+			t.Errorf("want one warning, got %q", r.Stderr)
+		}
+	}
+	b.Run("run", "--rm", "localhost/bb:1", "true").WantSuccess(t) // no limits: no warning
+}

@@ -106,6 +106,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 			r.CPU.Shares = &o.CPUShares
 		}
 	}
+	if e.Config.Rootless {
+		rootlessCgroup(s, o, c.ID)
+	}
 	if s.Linux.Seccomp, err = seccompProfile(s, o.Privileged, o.Seccomp); err != nil {
 		return nil, err
 	}
