@@ -48,7 +48,7 @@ func Release(ctx context.Context, nsPath string, o SetupOptions) error {
 }
 
 // DefaultUserNet is not supported off Linux.
-func DefaultUserNet() (string, error) { return "", notSupported("rootless network") }
+func DefaultUserNet(preferred string) (string, error) { return "", notSupported("rootless network") }
 
 // CheckUserNet is not supported off Linux.
 func CheckUserNet(u UserNet) error { return notSupported("rootless network") }

@@ -21,10 +21,18 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 )
 
-// DefaultUserNet picks the helper for a rootless container's default network: pasta when
-// installed, else slirp4netns.
-func DefaultUserNet() (string, error) {
-	for _, m := range []string{Pasta, Slirp4netns} {
+// DefaultUserNet picks the helper for a rootless container's default network: preferred
+// ("" means pasta) when installed, else the other one.
+func DefaultUserNet(preferred string) (string, error) {
+	order := []string{Pasta, Slirp4netns}
+	switch preferred {
+	case "", Pasta:
+	case Slirp4netns:
+		order = []string{Slirp4netns, Pasta}
+	default:
+		return "", errdefs.Newf(errdefs.ErrInvalid, "default_rootless_network_cmd %q: want pasta or slirp4netns", preferred)
+	}
+	for _, m := range order {
 		if _, err := exec.LookPath(m); err == nil {
 			return m, nil
 		}

@@ -229,6 +229,14 @@ func TestRootlessNetworkErrors(t *testing.T) {
 	nb.Run("run", "--rm", "--network", "slirp4netns", "localhost/bb:1", "true").
 		WantError(t, 125, "Error: --network slirp4netns: slirp4netns is not installed: apt-get install slirp4netns, or run with --network none")
 	nb.Run("run", "--rm", "--network", "none", "localhost/bb:1", "true").WantSuccess(t)
+	// The configured default helper, and a bad one.
+	cb := *b
+	cb.Env = append(append([]string{}, b.Env...), "BERTH_ROOTLESS_NETWORK_CMD=slirp4netns")
+	if r := cb.Run("run", "--rm", "localhost/bb:1", "ip", "-4", "addr", "show", "tap0").WantSuccess(t); !strings.Contains(r.Stdout, "inet 10.0.2.100/24") {
+		t.Errorf("default_rootless_network_cmd=slirp4netns: %q", r.Stdout)
+	}
+	cb.Env = append(append([]string{}, b.Env...), "BERTH_ROOTLESS_NETWORK_CMD=vde")
+	cb.Run("run", "--rm", "localhost/bb:1", "true").WantError(t, 125, `Error: default_rootless_network_cmd "vde": want pasta or slirp4netns`)
 	if got := b.Run("ps", "-aq").WantSuccess(t).Stdout; got != "" {
 		t.Errorf("refused runs left containers: %q", got)
 	}

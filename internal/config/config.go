@@ -45,6 +45,9 @@ type Registries struct {
 type Network struct {
 	DefaultNetwork string `toml:"default_network"`
 	DefaultSubnet  string `toml:"default_subnet" env:"BERTH_DEFAULT_SUBNET"`
+	// DefaultRootlessNetworkCmd is the helper of a rootless container's default network,
+	// "pasta" or "slirp4netns" (podman's containers.conf key); unset, pasta when installed.
+	DefaultRootlessNetworkCmd string `toml:"default_rootless_network_cmd" env:"BERTH_ROOTLESS_NETWORK_CMD"`
 }
 
 // CDI configures Container Device Interface specs.

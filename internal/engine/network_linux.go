@@ -61,7 +61,7 @@ func (e *Engine) resolveNetworkOptions(ctx context.Context, o *CreateOptions) er
 	switch {
 	case o.Network == "" && len(o.Networks) == 0:
 		if e.Config.Rootless {
-			m, err := libnet.DefaultUserNet() // rootless: its own namespace, connected out by a helper
+			m, err := libnet.DefaultUserNet(e.Config.Network.DefaultRootlessNetworkCmd) // rootless: its own namespace, connected out by a helper
 			if err != nil {
 				return err
 			}
