@@ -74,7 +74,7 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	}
 	if !hasEnv(s.Process.Env, "HOME") {
 		// Docker takes HOME from the user's passwd entry, "/" without one.
-		s.Process.Env = append(s.Process.Env, "HOME="+homeDir(rootfs, u.UID))
+		s.Process.Env = append(s.Process.Env, "HOME="+homeDir(rootfs, s.Process.User.UID))
 	}
 	caps, err := capabilities(o)
 	if err != nil {
