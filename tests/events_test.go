@@ -156,9 +156,9 @@ func TestEventsVolumesAndNetworks(t *testing.T) {
 	b.Run("volume", "rm", "evvol").WantSuccess(t)
 	got := pastWindow(t, b, start, "--filter", "type=volume", "--filter", "type=network")
 	wantSequence(t, got, "volume create", "network create "+net, "network connect "+net, "volume mount",
-		"network disconnect "+net, "network connect "+net, "network disconnect "+net, "network destroy "+net, "volume destroy")
-	if n := strings.Count(strings.Join(got, "\n"), "volume"); n != 3 {
-		t.Errorf("%d volume events, want create, mount, destroy:\n%s", n, strings.Join(got, "\n"))
+		"volume unmount", "network disconnect "+net, "network connect "+net, "network disconnect "+net, "network destroy "+net, "volume destroy")
+	if n := strings.Count(strings.Join(got, "\n"), "volume"); n != 4 {
+		t.Errorf("%d volume events, want create, mount, unmount, destroy:\n%s", n, strings.Join(got, "\n"))
 	}
 	out := b.Run("events", "--since", unixTime(start), "--until", unixTime(time.Now()), "--filter", "volume=evvol",
 		"--filter", "event=mount", "--format", "{{.Actor.ID}} {{index .Actor.Attributes \"destination\"}} {{index .Actor.Attributes \"read/write\"}}").WantSuccess(t).Stdout
@@ -219,7 +219,7 @@ func (f *follower) waitFor(want string) {
 			if !ok {
 				f.t.Fatalf("events ended before %q; saw %q", want, seen)
 			}
-			if l == want {
+			if strings.TrimSpace(l) == want {
 				return
 			}
 			seen = append(seen, l)
@@ -260,12 +260,19 @@ func TestEventsFollow(t *testing.T) {
 	// With --since, the past comes first, then the stream goes on.
 	start := time.Now().Add(-time.Hour)
 	f = follow(t, b, "--since", unixTime(start), "--format", evLine)
-	f.waitFor("volume create ")
+	f.waitFor("volume create")
 	f.waitFor("container destroy evlive")
 	b.Run("volume", "rm", "evpast").WantSuccess(t)
-	f.waitFor("volume destroy ")
+	f.waitFor("volume destroy")
 	f.cmd.Signal(syscall.SIGTERM)
 	f.exit()
+	// An --until in the future follows until then, and exits 0.
+	f = follow(t, b, "--until", unixTime(time.Now().Add(2*time.Second)), "--format", evLine)
+	b.Run("volume", "create", "evuntil").WantSuccess(t)
+	f.waitFor("volume create")
+	if err := f.exit(); err != nil {
+		t.Errorf("events --until in 2s: %v", err)
+	}
 }
 
 func TestEventsUntilMatch(t *testing.T) {
@@ -450,5 +457,55 @@ func TestEventsRestartPolicy(t *testing.T) {
 		"container die evrs", "container start evrs", "container die evrs", "container destroy evrs"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("restart policy events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A container whose monitor was killed dies in the log once, when the next command finds it
+// gone; its volumes are unmounted with it.
+func TestEventsDieOfLostMonitor(t *testing.T) {
+	b := withImage(t)
+	start := time.Now()
+	id := strings.TrimSpace(b.Run("run", "-d", "--name", "evlost", "-v", "evlostvol:/data", "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
+	killMonitorAndContainer(t, b, id)
+	b.Run("ps", "-a").WantSuccess(t)
+	b.Run("ps", "-a").WantSuccess(t)
+	got := pastWindow(t, b, start, "--filter", "event=die", "--filter", "event=unmount")
+	if fmt.Sprint(got) != "[container die evlost volume unmount]" {
+		t.Errorf("die of a container whose monitor was killed: %q", got)
+	}
+	out := b.Run("events", "--since", unixTime(start), "--until", unixTime(time.Now()), "--filter", "event=die", "--format", "{{.Actor.Attributes.exitCode}}").WantSuccess(t).Stdout
+	if out != "255\n" {
+		t.Errorf("exitCode %q, want 255", out)
+	}
+}
+
+func TestEventsRootless(t *testing.T) {
+	b := NewRootlessBerth(t)
+	dir, err := os.MkdirTemp("", "berth-events-rootless-") // readable by the user, unlike t.TempDir's parent
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	p := filepath.Join(dir, "bb.tar")
+	if err := fixture.WriteDockerArchive(p, "localhost/bb:1", busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	start := time.Now()
+	b.Run("load", "-i", p).WantSuccess(t)
+	b.Run("run", "--rm", "--name", "evrl", "localhost/bb:1", "true").WantSuccess(t)
+	got := pastWindow(t, b, start)
+	if len(got) == 0 || !strings.HasPrefix(got[0], "image load sha256:") {
+		t.Errorf("rootless events: %q", got)
+	}
+	wantSequence(t, got, "container create evrl", "container start evrl", "container die evrl", "container destroy evrl")
+	// The log lives in the user's root, owned by the user.
+	st, err := os.Stat(filepath.Join(b.Root, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := st.Sys().(*syscall.Stat_t).Uid; uid == 0 {
+		t.Errorf("rootless event log owned by root")
 	}
 }

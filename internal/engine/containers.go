@@ -303,6 +303,9 @@ func (e *Engine) reconcile(ctx context.Context, c *Container) error {
 	if err := db.Containers().Put(ctx, c.ID, c); err != nil {
 		return err
 	}
+	if !exited {
+		e.recordDie(c, code, at) // its monitor is gone: nobody else will
+	}
 	if !exited && c.Net != nil {
 		// Its monitor died and will never run the cleanup that releases the network.
 		if e.tryTeardown(ctx, c.ID) {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -58,12 +59,19 @@ func (e *Engine) execEvents(c *Container, execID string, cmd []string) {
 	}
 }
 
-// noteDie records c's die event once per exit: the monitor's cleanup and a remover racing it
-// (rm -f, run --rm) both call it under the container's lock, and the first one creates the
-// "died" mark in the run directory that a start clears.
+// noteDie records c's die event once per exit, from the exit its monitor recorded.
 func (e *Engine) noteDie(c *Container) {
-	code, at, ok := readExitFile(e.runFile(c, "exit"))
-	if !ok {
+	if code, at, ok := readExitFile(e.runFile(c, "exit")); ok {
+		e.recordDie(c, code, at)
+	}
+}
+
+// recordDie records that c died with code at at, once per exit: the monitor's cleanup, a
+// remover racing it (rm -f, run --rm) and a command that finds the monitor gone may all call
+// it, and the first one creates the "died" mark in the run directory that a start clears.
+// As Docker does, each volume c mounted is unmounted with it, in the same append.
+func (e *Engine) recordDie(c *Container, code int, at time.Time) {
+	if err := os.MkdirAll(e.containerRunDir(c.ID), 0o700); err != nil {
 		return
 	}
 	f, err := os.OpenFile(e.runFile(c, "died"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -71,11 +79,19 @@ func (e *Engine) noteDie(c *Container) {
 		return
 	}
 	f.Close()
-	kv := []string{"exitCode", strconv.Itoa(code)}
+	attrs := withLabels(containerAttrs(c), "exitCode", strconv.Itoa(code))
 	if !c.StartedAt.IsZero() && at.After(c.StartedAt) {
-		kv = append(kv, "execDuration", strconv.Itoa(int(at.Sub(c.StartedAt).Seconds())))
+		attrs["execDuration"] = strconv.Itoa(int(at.Sub(c.StartedAt).Seconds()))
 	}
-	e.containerEvent(c, "die", kv...)
+	evs := []*events.Event{events.New(events.Container, "die", c.ID, attrs)}
+	for _, m := range c.Options.Mounts {
+		if m.Type == "volume" && m.Source != "" {
+			evs = append(evs, events.New(events.Volume, "unmount", m.Source, map[string]string{"driver": "local", "container": c.ID}))
+		}
+	}
+	if err := e.Events().Append(evs...); err != nil {
+		logrus.Warnf("record container die event: %v", err)
+	}
 }
 
 // containerAttrs are the attributes of every container event: its labels, name and image,
