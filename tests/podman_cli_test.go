@@ -377,3 +377,33 @@ func TestPodmanRunFlags(t *testing.T) {
 	wantFailure(t, b.Run("run", "--rm", "--pid", "bogus", img, "true"), "invalid --pid")
 	wantFailure(t, b.Run("run", "--rm", "--init-path", "/bin/true", img, "true"), "--init-path needs --init")
 }
+
+func TestWaitConditionInspectNetworkAliases(t *testing.T) {
+	b := withImage(t)
+	id := strings.TrimSpace(b.Run("create", "--name", "w", "--log-opt", "max-size=9.089m", "localhost/bb:1", "sh", "-c", "sleep 0.5; exit 3").WantSuccess(t).Stdout)
+	if out := b.Run("wait", "--condition", "created", "w").WantSuccess(t).Stdout; out != "0\n" {
+		t.Errorf("wait --condition created: %q", out)
+	}
+	b.Run("start", "w").WantSuccess(t)
+	if out := b.Run("container", "wait", "--condition=exited", "--condition=stopped", "w").WantSuccess(t).Stdout; out != "3\n" {
+		t.Errorf("wait --condition exited: %q", out)
+	}
+	wantFailure(t, b.Run("wait", "--condition", "sleeping", "w"), "invalid condition \"sleeping\"")
+	if out := b.Run("wait", "--ignore", "nosuch").WantSuccess(t).Stdout; out != "-1\n" {
+		t.Errorf("wait --ignore of a missing container: %q", out)
+	}
+	got := b.Run("inspect", "--format", "{{.ImageName}} {{.HostConfig.LogConfig.Size}} {{.HostConfig.LogConfig.Path}}", id).WantSuccess(t).Stdout
+	if want := "localhost/bb:1 9.089MB " + b.Root + "/containers/" + id + "/ctr.log\n"; got != want {
+		t.Errorf("inspect: %q, want %q", got, want)
+	}
+	// Podman's name for the default network.
+	for _, name := range []string{"podman", "bridge"} {
+		if got := b.Run("network", "inspect", "--format", "{{.Name}}", name).WantSuccess(t).Stdout; got != "berth\n" {
+			t.Errorf("network inspect %s: %q", name, got)
+		}
+	}
+	if got := b.Run("run", "--rm", "--network", "podman", "localhost/bb:1", "sh", "-c", "ip -o -4 addr show eth0 | wc -l").WantSuccess(t).Stdout; got != "1\n" {
+		t.Errorf("run --network podman: %q", got)
+	}
+	wantFailure(t, b.Run("network", "create", "podman"), "network name podman is reserved")
+}

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	units "github.com/docker/go-units"
+
+	"github.com/berth-project/berth/libimage"
 )
 
 // ContainerJSON is `inspect`'s Docker-shaped view of a container.
@@ -16,6 +20,7 @@ type ContainerJSON struct {
 	Args            []string
 	State           ContainerStateJSON
 	Image           string
+	ImageName       string // Podman's: the image as the container was created from it
 	ResolvConfPath  string
 	HostnamePath    string
 	HostsPath       string
@@ -57,6 +62,8 @@ type HostConfigJSON struct {
 	LogConfig struct {
 		Type   string
 		Config map[string]string
+		Path   string `json:",omitempty"` // Podman's: the log file
+		Size   string `json:",omitempty"` // Podman's: max-size, as 9.089MB
 	}
 	NetworkMode     string
 	PortBindings    map[string][]PortBinding
@@ -130,7 +137,7 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 		return nil, err
 	}
 	o := c.Options
-	j := &ContainerJSON{ID: c.ID, Created: timeString(c.Created), Image: "sha256:" + strings.TrimPrefix(c.ImageID, "sha256:"),
+	j := &ContainerJSON{ID: c.ID, Created: timeString(c.Created), Image: "sha256:" + strings.TrimPrefix(c.ImageID, "sha256:"), ImageName: o.Image,
 		Name: "/" + c.Name, RestartCount: c.RestartCount, Driver: e.Config.StorageDriver, Platform: "linux",
 		LogPath: e.LogPath(c), NetworkSettings: networkSettings(c)}
 	run := e.containerRunDir(c.ID)
@@ -165,6 +172,11 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 			}
 			cfg.Volumes = ic.Volumes
 			cfg.Labels = MergeLabels(ic.Labels, o.Labels)
+			// ImageName is the fully qualified name, unless the container was made from an id.
+			byID := strings.HasPrefix(strings.TrimPrefix(img.ID, "sha256:"), strings.TrimPrefix(o.Image, "sha256:"))
+			if ref, err := libimage.ParseReference(o.Image); err == nil && !byID {
+				j.ImageName = ref.String()
+			}
 		}
 		j.GraphDriver.Name, j.GraphDriver.Data = store.LayerData(c.ID)
 	}
@@ -186,9 +198,12 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	if hc.CgroupnsMode = o.CgroupNS; hc.CgroupnsMode == "" {
 		hc.CgroupnsMode = "private"
 	}
-	hc.LogConfig.Type, hc.LogConfig.Config = o.LogDriver, o.LogOpts
+	hc.LogConfig.Type, hc.LogConfig.Config, hc.LogConfig.Path = o.LogDriver, o.LogOpts, j.LogPath
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "k8s-file"
+	}
+	if n, err := units.FromHumanSize(o.LogOpts["max-size"]); err == nil {
+		hc.LogConfig.Size = units.HumanSize(float64(n))
 	}
 	if o.NoNewPrivs {
 		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")

@@ -86,7 +86,8 @@ func (c *Container) NetworkNames() []string {
 
 // ParseNetworkMode splits --network values into a mode (none, host, container:REF,
 // pasta[:OPTIONS], slirp4netns[:OPTIONS]) or a list
-// of networks; mixing a mode with anything else is invalid. "bridge" names the default network.
+// of networks; mixing a mode with anything else is invalid. "bridge" (Docker's name) and
+// "podman" (Podman's) name the default network.
 func ParseNetworkMode(values []string, defaultNetwork string) (mode string, nets []string, err error) {
 	for _, v := range values {
 		switch {
@@ -105,7 +106,7 @@ func ParseNetworkMode(values []string, defaultNetwork string) (mode string, nets
 				return "", nil, errdefs.Newf(errdefs.ErrInvalid, "invalid --network %q: cannot be combined with other networks", v)
 			}
 			return v, nil, nil
-		case v == "bridge" || v == "default":
+		case isDefaultAlias(v):
 			nets = append(nets, defaultNetwork)
 		default:
 			nets = append(nets, v)
@@ -119,6 +120,12 @@ func ParseNetworkMode(values []string, defaultNetwork string) (mode string, nets
 		seen[n] = true
 	}
 	return "", nets, nil
+}
+
+// isDefaultAlias says name is one of the default network's other names: bridge (Docker's),
+// default, podman (Podman's).
+func isDefaultAlias(name string) bool {
+	return name == "bridge" || name == "default" || name == "podman"
 }
 
 func (e *Engine) networkDir(name string) string {
@@ -142,7 +149,7 @@ func (e *Engine) CreateNetwork(ctx context.Context, name string, o NetworkCreate
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	switch name {
-	case NetworkNone, NetworkHost, "bridge", "default", e.defaultNetworkName():
+	case NetworkNone, NetworkHost, "bridge", "default", "podman", e.defaultNetworkName():
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "network name %s is reserved", name)
 	}
 	n, err := e.createNetwork(ctx, name, o, true)
@@ -352,7 +359,7 @@ func (e *Engine) Network(ctx context.Context, ref string) (*Network, error) {
 	}
 	var n Network
 	if _, err := db.Networks().Get(ctx, ref, &n); err != nil {
-		if errors.Is(err, errdefs.ErrNotFound) && (ref == e.defaultNetworkName() || ref == "bridge") && !e.Config.Rootless {
+		if errors.Is(err, errdefs.ErrNotFound) && (ref == e.defaultNetworkName() || isDefaultAlias(ref)) && !e.Config.Rootless {
 			return e.defaultNetwork(ctx)
 		}
 		return nil, err

@@ -184,17 +184,34 @@ func pauseCommand(pause bool) *cobra.Command {
 }
 
 func waitCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "wait CONTAINER [CONTAINER...]",
-		Short: "Block until one or more containers stop, then print their exit codes",
+	var conditions []string
+	var ignore bool
+	cmd := &cobra.Command{
+		Use:   "wait [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Block until one or more containers stop (or meet --condition), then print their exit codes",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
-				code, err := e.WaitContainer(ctx, ref)
+				var code int
+				var err error
+				if len(conditions) == 0 {
+					code, err = e.WaitContainer(ctx, ref)
+				} else {
+					var c *engine.Container
+					if c, err = e.WaitForCondition(ctx, ref, conditions); err == nil {
+						code = c.ExitCode
+					}
+				}
+				if ignore && errors.Is(err, errdefs.ErrNotFound) {
+					return "-1", nil // Podman's answer for a container that is not there
+				}
 				return fmt.Sprint(code), err
 			})
 		},
 	}
+	cmd.Flags().StringSliceVar(&conditions, "condition", nil, "Wait until the container is in one of these states: "+strings.Join(engine.WaitConditions, ", ")+" (default: stopped)")
+	cmd.Flags().BoolVar(&ignore, "ignore", false, "Print -1 for a container that does not exist instead of failing")
+	return cmd
 }
 
 func renameCommand() *cobra.Command {
