@@ -135,3 +135,126 @@ func sameLines(out string, want []string) bool {
 	sort.Strings(w)
 	return strings.Join(got, "\n") == strings.Join(w, "\n")
 }
+
+func TestPodOptions(t *testing.T) {
+	b := withPods(t)
+	// --share +pid: the pod's pause program is pid 1 of every container; --add-host and --dns
+	// are the pod's, seen by its containers; logs, top and stats cover the pod's containers.
+	b.Run("pod", "create", "--name", "tp-opt", "--share", "+pid", "--network", "none", "--add-host", "db.test:10.9.8.7",
+		"--dns", "10.9.8.53", "--userns", "host").WantSuccess(t)
+	b.Run("run", "-d", "--pod", "tp-opt", "--name", "tp-a", "localhost/bb:1", "sh", "-c", "echo line-a; sleep 100").WantSuccess(t)
+	out := b.Run("exec", "tp-a", "sh", "-c", "cat /proc/1/cmdline; echo; grep db.test /etc/hosts; grep nameserver /etc/resolv.conf; hostname").WantSuccess(t).Stdout
+	if want := "/berth-pause\x00\n10.9.8.7\tdb.test\nnameserver 10.9.8.53\ntp-opt\n"; out != want {
+		t.Errorf("container in pod sees %q, want %q", out, want)
+	}
+	b.Run("run", "-d", "--pod", "tp-opt", "--name", "tp-b", "localhost/bb:1", "sh", "-c", "sleep 0.3; echo line-b; sleep 100").WantSuccess(t)
+	eventually(t, "both containers logged", func() bool {
+		return b.Run("pod", "logs", "--names", "tp-opt").Stdout == "tp-a line-a\ntp-b line-b\n"
+	})
+	if got := b.Run("pod", "logs", "-c", "tp-b", "tp-opt").WantSuccess(t).Stdout; got != "line-b\n" {
+		t.Errorf("pod logs -c tp-b = %q", got)
+	}
+	top := b.Run("pod", "top", "tp-opt").WantSuccess(t).Stdout
+	if strings.Count(top, "sleep 100") != 2 || !strings.Contains(top, "/berth-pause") {
+		t.Errorf("pod top = %q, want the pause program and both sleeps", top)
+	}
+	stats := b.Run("pod", "stats", "--no-stream", "--format", "{{.Name}}", "tp-opt").WantSuccess(t).Stdout
+	if !sameLines(stats, []string{podInspect(t, b, "tp-opt")["Id"].(string)[:12] + "-infra", "tp-a", "tp-b"}) {
+		t.Errorf("pod stats names = %q", stats)
+	}
+	b.Run("pod", "kill", "tp-opt").WantSuccess(t)
+	eventually(t, "pod exited after kill", func() bool {
+		return b.Run("pod", "ps", "--format", "{{.Status}}").Stdout == "Exited\n"
+	})
+	// --replace makes a new pod of the same name; the old one's containers go with it.
+	old := podInspect(t, b, "tp-opt")["Id"]
+	b.Run("pod", "create", "--name", "tp-opt", "--replace", "--infra-image", "localhost/bb:1", "--infra-command", `["sleep","1000"]`,
+		"--infra-name", "tp-opt-infra").WantSuccess(t)
+	if j := podInspect(t, b, "tp-opt"); j["Id"] == old || j["NumContainers"] != float64(1) {
+		t.Errorf("pod after --replace = %v (old id %v)", j, old)
+	}
+	b.Run("pod", "start", "tp-opt").WantSuccess(t)
+	if got := b.Run("ps", "--format", "{{.Names}} {{.Image}} {{.Command}}").WantSuccess(t).Stdout; got != `tp-opt-infra localhost/bb:1 "sleep 1000"`+"\n" {
+		t.Errorf("ps with a custom infra = %q", got)
+	}
+	b.Run("pod", "rm", "-f", "tp-opt").WantSuccess(t)
+
+	// --exit-policy stop: the pod stops when its last container exits.
+	b.Run("pod", "create", "--name", "tp-exit", "--network", "none", "--exit-policy", "stop").WantSuccess(t)
+	b.Run("run", "--pod", "tp-exit", "localhost/bb:1", "true").WantSuccess(t)
+	eventually(t, "pod stopped by its exit policy", func() bool {
+		return b.Run("pod", "ps", "--filter", "name=tp-exit", "--format", "{{.Status}}").Stdout == "Exited\n"
+	})
+	// Without an infra container the pod groups containers that share nothing.
+	b.Run("pod", "create", "--name", "tp-bare", "--infra=false").WantSuccess(t)
+	b.Run("run", "-d", "--pod", "tp-bare", "--name", "tp-bare-a", "--network", "none", "localhost/bb:1", "sleep", "100").WantSuccess(t)
+	if got := b.Run("pod", "ps", "--filter", "name=tp-bare", "--format", "{{.Status}} {{.InfraID}} {{.NumberOfContainers}}").WantSuccess(t).Stdout; got != "Running  1\n" {
+		t.Errorf("pod without infra = %q", got)
+	}
+	// run --pod new: makes the pod with the container's network options.
+	b.Run("run", "-d", "--pod", "new:tp-new", "--network", "none", "--hostname", "newhost", "--name", "tp-new-a", "localhost/bb:1", "sleep", "100").WantSuccess(t)
+	if got := b.Run("exec", "tp-new-a", "hostname").WantSuccess(t).Stdout; got != "newhost\n" {
+		t.Errorf("hostname in pod made by run --pod new: = %q", got)
+	}
+	if j := podInspect(t, b, "tp-new"); j["Hostname"] != "newhost" || j["NumContainers"] != float64(2) {
+		t.Errorf("pod made by run --pod new: = %v", j)
+	}
+	// prune removes the stopped pod only.
+	if got := strings.Fields(b.Run("pod", "prune", "-f").WantSuccess(t).Stdout); len(got) != 1 {
+		t.Errorf("pod prune removed %v, want tp-exit only", got)
+	}
+	if got := b.Run("pod", "ps", "--sort", "name", "--format", "{{.Name}}").WantSuccess(t).Stdout; got != "tp-bare\ntp-new\n" {
+		t.Errorf("pods after prune = %q", got)
+	}
+}
+
+func TestPodErrors(t *testing.T) {
+	b := withPods(t)
+	b.Run("pod", "create", "--name", "tp-err", "--network", "none").WantSuccess(t)
+	b.Run("run", "-d", "--pod", "tp-err", "--name", "tp-err-a", "localhost/bb:1", "sleep", "100").WantSuccess(t)
+	before := b.Run("ps", "-a", "--pod", "--no-trunc", "--format", "{{.ID}} {{.PodName}}").WantSuccess(t).Stdout
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"pod", "create", "--name", "tp-err"}, 125, `the pod name "tp-err" is already in use`},
+		{[]string{"pod", "create", "--name", "-bad"}, 125, `invalid pod name "-bad"`},
+		{[]string{"pod", "create", "--share", "mnt"}, 125, `"mnt" is not a namespace a pod shares`},
+		{[]string{"pod", "create", "--exit-policy", "sometimes"}, 125, `invalid --exit-policy "sometimes"`},
+		{[]string{"pod", "create", "--userns", "auto"}, 125, `invalid --userns "auto"`},
+		{[]string{"pod", "create", "--infra=false", "-p", "8080:80"}, 125, "cannot publish ports without an infra container"},
+		{[]string{"pod", "create", "--infra=false", "--share", "net"}, 125, "without an infra container"},
+		{[]string{"pod", "create", "--share", "ipc", "-p", "8080:80"}, 125, "without sharing the net namespace"},
+		{[]string{"pod", "create", "--network", "container:tp-err-a"}, 125, "a pod cannot join a container's network"},
+		{[]string{"pod", "create", "-p", "99999:80"}, 125, "99999"},
+		{[]string{"pod", "create", "--infra-command", "[oops"}, 125, "not a JSON array"},
+		{[]string{"pod", "create", "--name", "tp-x", "--infra-name", "tp-err-a"}, 125, `the container name "tp-err-a" is already in use`},
+		{[]string{"pod", "create", "a", "b"}, 125, "requires between 0 and 1 arguments"},
+		{[]string{"run", "--pod", "tp-nope", "localhost/bb:1", "true"}, 125, "no such pod: tp-nope"},
+		{[]string{"run", "--pod", "tp-err", "-p", "8080:80", "localhost/bb:1", "true"}, 125, "ports are published by the pod"},
+		{[]string{"run", "--pod", "tp-err", "--network", "host", "localhost/bb:1", "true"}, 125, "the network belongs to the pod"},
+		{[]string{"run", "--pod", "tp-err", "--hostname", "other", "localhost/bb:1", "true"}, 125, "the hostname belongs to the pod"},
+		{[]string{"run", "--pod", "tp-err", "--dns", "1.1.1.1", "localhost/bb:1", "true"}, 125, "--add-host and --dns are set on the pod"},
+		{[]string{"run", "--pod", "new:", "localhost/bb:1", "true"}, 125, "new: needs a pod name"},
+		{[]string{"run", "--pod", "new:tp-err", "localhost/bb:1", "true"}, 125, `the pod name "tp-err" is already in use`},
+		{[]string{"pod", "rm", "tp-nope"}, 125, "no such pod: tp-nope"},
+		{[]string{"pod", "inspect", "tp-nope"}, 125, "no such pod: tp-nope"},
+		{[]string{"pod", "start", "tp-nope"}, 125, "no such pod: tp-nope"},
+		{[]string{"pod", "kill", "-s", "NOPE", "tp-err"}, 125, `unknown signal "NOPE"`},
+		{[]string{"pod", "logs", "-c", "tp-nope", "tp-err"}, 125, "no container tp-nope in pod tp-err"},
+		{[]string{"pod", "ps", "--filter", "colour=red"}, 125, `invalid filter "colour=red"`},
+		{[]string{"pod", "rm", "-a", "tp-err"}, 125, "--all and pods cannot be given together"},
+	} {
+		b.Run(tc.args...).WantError(t, tc.code, tc.msg)
+	}
+	// Nothing stored changed: no pod, container or name was taken by a refused command.
+	if got := b.Run("ps", "-a", "--pod", "--no-trunc", "--format", "{{.ID}} {{.PodName}}").WantSuccess(t).Stdout; got != before {
+		t.Errorf("containers after refused commands:\n%s\nwant:\n%s", got, before)
+	}
+	if got := b.Run("pod", "ps", "--format", "{{.Name}} {{.Status}}").WantSuccess(t).Stdout; got != "tp-err Running\n" {
+		t.Errorf("pods after refused commands = %q", got)
+	}
+	b.Run("pod", "rm", "-i", "tp-nope").WantSuccess(t)
+	b.Run("pod", "exists", "tp-nope").WantExit(t, 1)
+}

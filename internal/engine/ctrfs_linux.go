@@ -224,14 +224,50 @@ func (e *Engine) Top(ctx context.Context, ref string, args []string) ([]string, 
 	if c.State != StateRunning && c.State != StatePaused {
 		return nil, nil, errdefs.Newf(errdefs.ErrConflict, "container %s is not running", c.Name)
 	}
+	pids, err := e.containerPids(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return topPids(ctx, pids, args)
+}
+
+// PodTop is Top over every running container of a pod, its infra container included.
+func (e *Engine) PodTop(ctx context.Context, ref string, args []string) ([]string, [][]string, error) {
+	p, err := e.Pod(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := e.PodContainers(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pids []int
+	for _, c := range cs {
+		if c.State != StateRunning && c.State != StatePaused {
+			continue
+		}
+		ps, err := e.containerPids(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		pids = append(pids, ps...)
+	}
+	if len(pids) == 0 {
+		return nil, nil, errdefs.Newf(errdefs.ErrInvalid, "pod %s is not running", p.Name)
+	}
+	return topPids(ctx, pids, args)
+}
+
+func (e *Engine) containerPids(c *Container) ([]int, error) {
 	rt, err := e.runtimeFor(c.Options.Runtime)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	pids, err := rt.Pids(c.ID)
-	if err != nil {
-		return nil, nil, err
-	}
+	return rt.Pids(c.ID)
+}
+
+// topPids runs ps with args (default -ef) and keeps the rows of pids.
+func topPids(ctx context.Context, pids []int, args []string) ([]string, [][]string, error) {
 	if len(args) == 0 {
 		args = []string{"-ef"}
 	}

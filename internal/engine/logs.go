@@ -66,22 +66,8 @@ func (e *Engine) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		return errdefs.Newf(errdefs.ErrNotSupported, "configured logging driver does not support reading")
 	}
 	path := e.LogPath(c)
-	var entries []logEntry
-	keep := func(le logEntry) bool {
-		return (o.Since.IsZero() || !le.time.Before(o.Since)) && (o.Until.IsZero() || le.time.Before(o.Until))
-	}
-	collect := func(le logEntry) {
-		if keep(le) {
-			entries = append(entries, le)
-		}
-	}
-	for i := 9; i >= 1; i-- { // rotated files first, oldest first
-		readLogFile(fmt.Sprintf("%s.%d", path, i), 0, collect)
-	}
-	offset := readLogFile(path, 0, collect)
-	if o.Tail >= 0 {
-		entries = tailLines(entries, o.Tail)
-	}
+	keep := o.keep
+	entries, offset := collectLog(path, o)
 	write := func(le logEntry) {
 		w := stdout
 		if le.stderr {
@@ -118,6 +104,29 @@ func (e *Engine) Logs(ctx context.Context, c *Container, o LogOptions, stdout, s
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func (o LogOptions) keep(le logEntry) bool {
+	return (o.Since.IsZero() || !le.time.Before(o.Since)) && (o.Until.IsZero() || le.time.Before(o.Until))
+}
+
+// collectLog reads the records of a log and its rotated files that o keeps, the last o.Tail
+// lines of them, and returns them with the offset after the last one.
+func collectLog(path string, o LogOptions) ([]logEntry, int64) {
+	var entries []logEntry
+	collect := func(le logEntry) {
+		if o.keep(le) {
+			entries = append(entries, le)
+		}
+	}
+	for i := 9; i >= 1; i-- { // rotated files first, oldest first
+		readLogFile(fmt.Sprintf("%s.%d", path, i), 0, collect)
+	}
+	offset := readLogFile(path, 0, collect)
+	if o.Tail >= 0 {
+		entries = tailLines(entries, o.Tail)
+	}
+	return entries, offset
 }
 
 // readLogFile calls fn for each complete record from offset and returns the offset after them.

@@ -170,29 +170,45 @@ func (e *Engine) PausePod(ctx context.Context, ref string, pause bool) (*Pod, er
 	})
 }
 
-// eachPodContainer runs fn on the pod's active containers in parallel (the infra container
-// too when withInfra) and joins their errors.
+// eachPodContainer runs fn on the pod's active containers in parallel, then on the infra
+// container when withInfra (with a shared pid namespace, signalling the infra's pid 1 ends
+// every process of the pod). A container that stopped meanwhile is no failure.
 func (e *Engine) eachPodContainer(ctx context.Context, p *Pod, cs []*Container, withInfra bool, fn func(*Container) error) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
 	n := 0
+	run := func(c *Container) {
+		if err := fn(c); err != nil {
+			if now, lerr := e.Container(ctx, c.ID); lerr == nil && !now.Active() {
+				return
+			}
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("container %s of pod %s: %w", c.Name, p.Name, err))
+			mu.Unlock()
+		}
+	}
+	var infra *Container
 	for _, c := range cs {
-		if !c.Active() || (c.Infra && !withInfra) {
+		if !c.Active() {
+			continue
+		}
+		if c.Infra {
+			infra = c
 			continue
 		}
 		n++
 		wg.Add(1)
 		go func(c *Container) {
 			defer wg.Done()
-			if err := fn(c); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("container %s of pod %s: %w", c.Name, p.Name, err))
-				mu.Unlock()
-			}
+			run(c)
 		}(c)
 	}
 	wg.Wait()
+	if withInfra && infra != nil {
+		n++
+		run(infra)
+	}
 	if n == 0 && withInfra {
 		return errdefs.Newf(errdefs.ErrInvalid, "pod %s has no running containers", p.Name)
 	}

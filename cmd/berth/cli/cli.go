@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -279,4 +280,23 @@ func PullMissing(cmd *cobra.Command, ref string) error {
 	pull.SetOut(cmd.ErrOrStderr())
 	pull.SetErr(cmd.ErrOrStderr())
 	return pull.RunE(pull, []string{ref})
+}
+
+// ParseTime parses a --since/--until value: an RFC 3339 time, a Unix timestamp or a duration before now.
+func ParseTime(s, flag string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Unix(0, int64(secs*1e9)), nil
+	}
+	return time.Time{}, Invalid("invalid --%s %q: want a timestamp or a duration like 10m", flag, s)
 }

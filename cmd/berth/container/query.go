@@ -249,10 +249,10 @@ func logsCommand() *cobra.Command {
 				o.Tail = n
 			}
 			var err error
-			if o.Since, err = parseTime(since, "since"); err != nil {
+			if o.Since, err = cli.ParseTime(since, "since"); err != nil {
 				return err
 			}
-			if o.Until, err = parseTime(until, "until"); err != nil {
+			if o.Until, err = cli.ParseTime(until, "until"); err != nil {
 				return err
 			}
 			e := cli.Engine(cmd)
@@ -270,25 +270,6 @@ func logsCommand() *cobra.Command {
 	fl.StringVar(&since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
 	fl.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
 	return cmd
-}
-
-// parseTime accepts an RFC 3339 time, a Unix timestamp or a duration before now.
-func parseTime(s, flag string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return time.Now().Add(-d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Unix(0, int64(secs*1e9)), nil
-	}
-	return time.Time{}, cli.Invalid("invalid --%s %q: want a timestamp or a duration like 10m", flag, s)
 }
 
 func execCommand() *cobra.Command {

@@ -24,7 +24,7 @@ func Command() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
 	group.AddCommand(createCommand(), rmCommand(), inspectCommand(), existsCommand(), psCommand(),
 		startCommand(), stopCommand(), restartCommand(), killCommand(), pauseCommand(true), pauseCommand(false),
-		pruneCommand())
+		pruneCommand(), topCommand(), statsCommand(), logsCommand())
 	return group
 }
 
