@@ -2,7 +2,7 @@
 # Installs the Debian packages berth's build, demo and tests need. Idempotent and quick when
 # everything is already there.
 set -euo pipefail
-pkgs=(busybox-static docker-registry uidmap runc skopeo podman nftables iproute2 hyperfine
+pkgs=(busybox-static docker-registry uidmap runc skopeo podman catatonit nftables iproute2 hyperfine
       libseccomp-dev libc6-dev passt slirp4netns fuse-overlayfs gcc make git ca-certificates)
 missing=()
 for p in "${pkgs[@]}"; do

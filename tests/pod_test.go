@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Pod tests use networks named tpod-* with subnets in 10.247.x.0/24.
@@ -257,4 +259,71 @@ func TestPodErrors(t *testing.T) {
 	}
 	b.Run("pod", "rm", "-i", "tp-nope").WantSuccess(t)
 	b.Run("pod", "exists", "tp-nope").WantExit(t, 1)
+}
+
+// checkPodRecords fails unless every pod has its infra container and every container in a
+// pod names an existing pod: what a killed berth may leave is a whole pod or none.
+func checkPodRecords(t *testing.T, b *Berth, when string) {
+	t.Helper()
+	pods := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(b.Run("pod", "ps", "--no-trunc", "--format", "{{.Name}} {{.InfraID}}").WantSuccess(t).Stdout), "\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			t.Fatalf("%s: pod without infra container: %q", when, l)
+		}
+		pods[f[0]] = true
+		b.Run("inspect", f[1]).WantSuccess(t)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(b.Run("ps", "-a", "--pod", "--format", "{{.Names}} {{.Pod}} {{.PodName}}").WantSuccess(t).Stdout), "\n") {
+		if f := strings.Fields(l); len(f) == 2 || (len(f) == 3 && !pods[f[2]]) {
+			t.Fatalf("%s: container of a pod that is gone: %q", when, l)
+		}
+	}
+}
+
+func TestPodCrashConsistency(t *testing.T) {
+	b := withPods(t)
+	withNetwork(t, b, "tpod-crash", "10.247.2.0/24")
+	kill := func(delay time.Duration, args ...string) {
+		cmd := b.Cmd(args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers too
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	}
+	delays := []time.Duration{0, 3, 8, 15, 25, 40, 70, 120}
+	for i, d := range delays {
+		name := fmt.Sprintf("tp-crash%d", i)
+		kill(d*time.Millisecond, "pod", "create", "--name", name, "--network", "tpod-crash", "-p", "80")
+		checkPodRecords(t, b, fmt.Sprintf("pod create killed after %v", d*time.Millisecond))
+	}
+	b.Run("pod", "rm", "-af").WantSuccess(t)
+	checkPodRecords(t, b, "pod rm -af")
+	for i, d := range delays {
+		name := fmt.Sprintf("tp-crash%d", i)
+		b.Run("pod", "create", "--name", name, "--network", "tpod-crash", "-p", "80").WantSuccess(t)
+		b.Run("create", "--pod", name, "localhost/bb:1", "sleep", "100").WantSuccess(t)
+		kill(d*time.Millisecond, "pod", "start", name)
+		checkPodRecords(t, b, fmt.Sprintf("pod start killed after %v", d*time.Millisecond))
+		b.Run("pod", "start", name).WantSuccess(t)
+		kill(d*time.Millisecond, "pod", "rm", "-f", name)
+		checkPodRecords(t, b, fmt.Sprintf("pod rm -f killed after %v", d*time.Millisecond))
+	}
+	b.Run("pod", "rm", "-af").WantSuccess(t)
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("containers left: %q", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(b.RunRoot, "netns")); len(ents) != 0 {
+		t.Errorf("netns files left: %d", len(ents))
+	}
+	// A name a killed create may have held is free again.
+	b.Run("pod", "create", "--name", "tp-crash0", "--network", "tpod-crash").WantSuccess(t)
+	b.Run("pod", "rm", "tp-crash0").WantSuccess(t)
+	b.Run("network", "rm", "tpod-crash").WantSuccess(t)
 }
