@@ -3,6 +3,8 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,7 +14,31 @@ import (
 	"time"
 )
 
-// Pod tests use networks named tpod-* with subnets in 10.247.x.0/24.
+// Pod tests use networks named tpod-* with a random free subnet in 10.240-249.x.0/24: the
+// same test may run in several checkouts on one host at once.
+
+// freeSubnet picks a /24 no host interface has an address in.
+func freeSubnet(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		_, sn, _ := net.ParseCIDR(fmt.Sprintf("10.%d.%d.0/24", 240+rand.Intn(10), 1+rand.Intn(254)))
+		taken := false
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && sn.Contains(ipn.IP) {
+				taken = true
+			}
+		}
+		if !taken {
+			return sn.String()
+		}
+	}
+	t.Fatal("no free subnet in 10.240.0.0/12")
+	return ""
+}
 
 // withPods removes every pod of b when the test ends (rm -a leaves infra containers to them).
 func withPods(t *testing.T) *Berth {
@@ -33,7 +59,7 @@ func podInspect(t *testing.T, b *Berth, pod string) map[string]any {
 
 func TestPodLifecycle(t *testing.T) {
 	b := withPods(t)
-	withNetwork(t, b, "tpod-life", "10.247.1.0/24")
+	withNetwork(t, b, "tpod-life", freeSubnet(t))
 	port := freePort(t)
 	id := strings.TrimSpace(b.Run("pod", "create", "--name", "tp-web", "--label", "app=shop", "--hostname", "shop",
 		"--network", "tpod-life", "-p", fmt.Sprintf("%d:80", port)).WantSuccess(t).Stdout)
@@ -286,7 +312,7 @@ func checkPodRecords(t *testing.T, b *Berth, when string) {
 
 func TestPodCrashConsistency(t *testing.T) {
 	b := withPods(t)
-	withNetwork(t, b, "tpod-crash", "10.247.2.0/24")
+	withNetwork(t, b, "tpod-crash", freeSubnet(t))
 	kill := func(delay time.Duration, args ...string) {
 		cmd := b.Cmd(args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers too

@@ -53,6 +53,13 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err != nil {
 		return nil, err
 	}
+	if e.monitorAlive(c) {
+		// A start killed after its monitor made the container left that monitor waiting: it
+		// must neither run its cleanup over this start nor write its exit file into it.
+		e.markRemoving(c)
+		_ = rt.Delete(ctx, c.ID, true)
+		e.waitMonitorGone(c, 10*time.Second)
+	}
 	_ = e.cleanupRuntime(ctx, c) // a previous run's remains
 	store, err := e.Images(ctx)
 	if err != nil {
