@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
