@@ -241,24 +241,26 @@ func TestPodErrors(t *testing.T) {
 	b.Run("pod", "create", "--name", "tp-err", "--network", "none").WantSuccess(t)
 	b.Run("run", "-d", "--pod", "tp-err", "--name", "tp-err-a", "localhost/bb:1", "sleep", "100").WantSuccess(t)
 	before := b.Run("ps", "-a", "--pod", "--no-trunc", "--format", "{{.ID}} {{.PodName}}").WantSuccess(t).Stdout
+	// Exit codes: 1 for a missing object or bad input of a pod command, 125 for any failure
+	// of run (errdefs' table).
 	for _, tc := range []struct {
 		args []string
 		code int
 		msg  string
 	}{
-		{[]string{"pod", "create", "--name", "tp-err"}, 125, `the pod name "tp-err" is already in use`},
-		{[]string{"pod", "create", "--name", "-bad"}, 125, `invalid pod name "-bad"`},
-		{[]string{"pod", "create", "--share", "mnt"}, 125, `"mnt" is not a namespace a pod shares`},
-		{[]string{"pod", "create", "--exit-policy", "sometimes"}, 125, `invalid --exit-policy "sometimes"`},
-		{[]string{"pod", "create", "--userns", "auto"}, 125, `invalid --userns "auto"`},
-		{[]string{"pod", "create", "--infra=false", "-p", "8080:80"}, 125, "cannot publish ports without an infra container"},
-		{[]string{"pod", "create", "--infra=false", "--share", "net"}, 125, "without an infra container"},
-		{[]string{"pod", "create", "--share", "ipc", "-p", "8080:80"}, 125, "without sharing the net namespace"},
-		{[]string{"pod", "create", "--network", "container:tp-err-a"}, 125, "a pod cannot join a container's network"},
-		{[]string{"pod", "create", "-p", "99999:80"}, 125, "99999"},
-		{[]string{"pod", "create", "--infra-command", "[oops"}, 125, "not a JSON array"},
-		{[]string{"pod", "create", "--name", "tp-x", "--infra-name", "tp-err-a"}, 125, `the container name "tp-err-a" is already in use`},
-		{[]string{"pod", "create", "a", "b"}, 125, "requires between 0 and 1 arguments"},
+		{[]string{"pod", "create", "--name", "tp-err"}, 1, `the pod name "tp-err" is already in use`},
+		{[]string{"pod", "create", "--name", "-bad"}, 1, `invalid pod name "-bad"`},
+		{[]string{"pod", "create", "--share", "mnt"}, 1, `"mnt" is not a namespace a pod shares`},
+		{[]string{"pod", "create", "--exit-policy", "sometimes"}, 1, `invalid --exit-policy "sometimes"`},
+		{[]string{"pod", "create", "--userns", "auto"}, 1, `invalid --userns "auto"`},
+		{[]string{"pod", "create", "--infra=false", "-p", "8080:80"}, 1, "cannot publish ports without an infra container"},
+		{[]string{"pod", "create", "--infra=false", "--share", "net"}, 1, "without an infra container"},
+		{[]string{"pod", "create", "--share", "ipc", "-p", "8080:80"}, 1, "without sharing the net namespace"},
+		{[]string{"pod", "create", "--network", "container:tp-err-a"}, 1, "a pod cannot join a container's network"},
+		{[]string{"pod", "create", "-p", "99999:80"}, 1, "99999"},
+		{[]string{"pod", "create", "--infra-command", "[oops"}, 1, "not a JSON array"},
+		{[]string{"pod", "create", "--name", "tp-x", "--infra-name", "tp-err-a"}, 1, `the container name "tp-err-a" is already in use`},
+		{[]string{"pod", "create", "a", "b"}, 1, "requires between 0 and 1 arguments"},
 		{[]string{"run", "--pod", "tp-nope", "localhost/bb:1", "true"}, 125, "no such pod: tp-nope"},
 		{[]string{"run", "--pod", "tp-err", "-p", "8080:80", "localhost/bb:1", "true"}, 125, "ports are published by the pod"},
 		{[]string{"run", "--pod", "tp-err", "--network", "host", "localhost/bb:1", "true"}, 125, "the network belongs to the pod"},
@@ -266,13 +268,13 @@ func TestPodErrors(t *testing.T) {
 		{[]string{"run", "--pod", "tp-err", "--dns", "1.1.1.1", "localhost/bb:1", "true"}, 125, "--add-host and --dns are set on the pod"},
 		{[]string{"run", "--pod", "new:", "localhost/bb:1", "true"}, 125, "new: needs a pod name"},
 		{[]string{"run", "--pod", "new:tp-err", "localhost/bb:1", "true"}, 125, `the pod name "tp-err" is already in use`},
-		{[]string{"pod", "rm", "tp-nope"}, 125, "no such pod: tp-nope"},
-		{[]string{"pod", "inspect", "tp-nope"}, 125, "no such pod: tp-nope"},
-		{[]string{"pod", "start", "tp-nope"}, 125, "no such pod: tp-nope"},
-		{[]string{"pod", "kill", "-s", "NOPE", "tp-err"}, 125, `unknown signal "NOPE"`},
-		{[]string{"pod", "logs", "-c", "tp-nope", "tp-err"}, 125, "no container tp-nope in pod tp-err"},
-		{[]string{"pod", "ps", "--filter", "colour=red"}, 125, `invalid filter "colour=red"`},
-		{[]string{"pod", "rm", "-a", "tp-err"}, 125, "--all and pods cannot be given together"},
+		{[]string{"pod", "rm", "tp-nope"}, 1, "no such pod: tp-nope"},
+		{[]string{"pod", "inspect", "tp-nope"}, 1, "no such pod: tp-nope"},
+		{[]string{"pod", "start", "tp-nope"}, 1, "no such pod: tp-nope"},
+		{[]string{"pod", "kill", "-s", "NOPE", "tp-err"}, 1, `unknown signal "NOPE"`},
+		{[]string{"pod", "logs", "-c", "tp-nope", "tp-err"}, 1, "no container tp-nope in pod tp-err"},
+		{[]string{"pod", "ps", "--filter", "colour=red"}, 1, `invalid filter "colour=red"`},
+		{[]string{"pod", "rm", "-a", "tp-err"}, 1, "--all and pods cannot be given together"},
 	} {
 		b.Run(tc.args...).WantError(t, tc.code, tc.msg)
 	}
