@@ -273,6 +273,13 @@ func TestEventsFollow(t *testing.T) {
 	if err := f.exit(); err != nil {
 		t.Errorf("events --until in 2s: %v", err)
 	}
+	// system reset takes the log away: a follower says so and ends.
+	f = follow(t, b, "--format", evLine)
+	time.Sleep(300 * time.Millisecond)
+	b.Run("system", "reset", "-f").WantSuccess(t)
+	if err := f.exit(); err == nil || !strings.Contains(err.Error(), "the event log was removed") {
+		t.Errorf("events across system reset: %v", err)
+	}
 }
 
 func TestEventsUntilMatch(t *testing.T) {

@@ -89,7 +89,7 @@ func (l *Log) Append(evs ...*Event) error {
 
 // lock takes the log's writer lock, making the directory on first use.
 func (l *Log) lock() (*os.File, error) {
-	p := filepath.Join(l.dir, "lock")
+	p := filepath.Join(l.dir, lockName)
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(l.dir, 0o700); err != nil {

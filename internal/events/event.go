@@ -54,6 +54,12 @@ func New(typ Type, action, id string, attrs map[string]string) *Event {
 	return &Event{Type: typ, Action: action, Actor: Actor{ID: id, Attributes: attrs}, Scope: "local"}
 }
 
+// Name is the object's name (podman's {{.Name}} in --format).
+func (e *Event) Name() string { return e.Actor.Attributes["name"] }
+
+// Image is the container's image (podman's {{.Image}} in --format).
+func (e *Event) Image() string { return e.Actor.Attributes["image"] }
+
 // Timestamp is when the event happened.
 func (e *Event) Timestamp() time.Time { return time.Unix(0, e.TimeNano) }
 

@@ -55,6 +55,7 @@ func (l *Log) Dir() string { return l.dir }
 const (
 	segmentPrefix = "events-"
 	segmentSuffix = ".log"
+	lockName      = "lock" // the writers' flock; never removed while the log exists
 )
 
 func (l *Log) segmentPath(id uint64) string {

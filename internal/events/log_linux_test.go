@@ -331,3 +331,23 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+func TestFollowEndsWhenLogRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "events")
+	l := Open(dir, nil)
+	appendN(t, l, 0, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- l.Read(context.Background(), Query{Follow: true}, func(*Event) error { return nil }) }()
+	time.Sleep(100 * time.Millisecond)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrRemoved) {
+			t.Errorf("follow of a removed log = %v, want ErrRemoved", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("follow of a removed log never ended")
+	}
+}

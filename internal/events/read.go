@@ -20,6 +20,9 @@ import (
 // ErrStop, returned by a [Log.Read] callback, ends the read without an error.
 var ErrStop = errors.New("stop reading events")
 
+// ErrRemoved ends a follow whose log directory was removed (system reset).
+var ErrRemoved = errors.New("the event log was removed")
+
 // Query selects the events [Log.Read] delivers. With no bound at all and Follow, only events
 // appended from now on are delivered (Docker's `events`); with any bound, or without Follow,
 // the stored events from the bound (or the oldest) come first.

@@ -1,11 +1,13 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +26,7 @@ func newWatcher(dir string) (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch event log: inotify_init1: %w", err)
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MODIFY|unix.IN_CREATE|unix.IN_MOVED_TO|unix.IN_DELETE|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("watch event log %s: %w", dir, err)
 	}
@@ -43,7 +45,7 @@ func (w *watcher) wait(ctx context.Context, deadline time.Time) error {
 	stop := context.AfterFunc(ctx, func() { _ = w.f.SetReadDeadline(time.Now()) })
 	defer stop()
 	// Any event will do: the caller reads the segments again. One read drains what queued.
-	_, err := w.f.Read(w.buf)
+	n, err := w.f.Read(w.buf)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -51,6 +53,17 @@ func (w *watcher) wait(ctx context.Context, deadline time.Time) error {
 		return errDeadline
 	case err != nil:
 		return fmt.Errorf("watch event log: %w", err)
+	}
+	// The directory itself went (system reset, rm -rf of the root): nothing more will come
+	// through this watch. Its own IN_DELETE_SELF waits for the segment we hold open to be
+	// closed, so the deletion of the lock file, which nothing else ever removes, tells.
+	for off := 0; off+unix.SizeofInotifyEvent <= n; {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&w.buf[off]))
+		name := string(bytes.TrimRight(w.buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)], "\x00"))
+		if ev.Mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 || ev.Mask&unix.IN_DELETE != 0 && name == lockName {
+			return ErrRemoved
+		}
+		off += unix.SizeofInotifyEvent + int(ev.Len)
 	}
 	return nil
 }
