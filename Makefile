@@ -1,5 +1,7 @@
 GO ?= go
 PREFIX ?= /usr/local
+# systemd searches $(PREFIX)/lib/systemd for units and generators when PREFIX is /usr or /usr/local.
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/berth-project/berth/internal/engine.Version=$(VERSION)
 # The monitor is C run before the Go runtime (see cmd/berth-monitor); static, it needs ~1.4 MB RSS.
@@ -18,6 +20,11 @@ install: berth
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	@[ ! -f bin/berth-monitor ] || install -D -m 0755 bin/berth-monitor $(DESTDIR)$(PREFIX)/libexec/berth/berth-monitor
 	ln -sf berth $(DESTDIR)$(PREFIX)/bin/berth-runtime
+	# berth-restart.service brings --restart always/unless-stopped containers back at boot.
+	install -d $(DESTDIR)$(SYSTEMDDIR)/system $(DESTDIR)$(SYSTEMDDIR)/user
+	for d in system user; do \
+		sed 's|@@BERTH@@|$(PREFIX)/bin/berth|g' contrib/systemd/berth-restart.service > $(DESTDIR)$(SYSTEMDDIR)/$$d/berth-restart.service; \
+	done
 
 # deps installs what builds and tests need on a fresh Debian machine.
 deps:

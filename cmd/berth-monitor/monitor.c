@@ -11,6 +11,12 @@
 // [1 byte kind][4 bytes big-endian length][data]. Monitor to client: 1 stdout, 2 stderr,
 // 3 exit (data: decimal status). Client to monitor: 0 stdin data, 4 close stdin,
 // 5 resize (data: rows and cols, 2 bytes each, big-endian).
+//
+// systemd (--sdnotify, see internal/engine/sdnotify_linux.go): berth itself tells a notify
+// unit that the monitor is its main process. With --sdnotify healthy the monitor sends
+// READY=1 when a health check first passes; with --sdnotify container it listens on
+// notify/notify.sock (bind-mounted into the container as its $NOTIFY_SOCKET) and forwards
+// what the container sends, naming itself as MAINPID. --notify-socket is systemd's socket.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <stddef.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +61,7 @@ static struct {
 	int nnotify;
 	long long health_interval, health_timeout, health_start; // nanoseconds
 	long long timeout;                                       // --timeout: kill after (ns), 0 none
+	const char *sdnotify, *notify_socket;
 } o = {.runtime = "berth-runtime", .log_driver = LOG_K8S, .log_max_files = 1, .health_retries = 3,
        .health_interval = 30000000000LL, .health_timeout = 30000000000LL};
 
@@ -133,6 +141,59 @@ static int fmt_time(char *dst, size_t n, long long ns) {
 	gmtime_r(&s, &tm);
 	return snprintf(dst, n, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 	                tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1000000000LL);
+}
+
+// ---- systemd notification ----
+
+static int sd_fd = -1, sd_ready_sent;
+
+// sd_send sends one datagram to systemd's notify socket; a leading @ names an abstract socket.
+static void sd_send(const char *msg, size_t len) {
+	if (!o.notify_socket || !*o.notify_socket) return;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t n = strlen(o.notify_socket);
+	if (n >= sizeof sa.sun_path) return;
+	memcpy(sa.sun_path, o.notify_socket, n);
+	if (sa.sun_path[0] == '@') sa.sun_path[0] = 0;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) return;
+	sendto(fd, msg, len, MSG_NOSIGNAL, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + n);
+	close(fd);
+}
+
+static void sd_ready(void) {
+	char msg[64];
+	if (sd_ready_sent) return;
+	sd_ready_sent = 1;
+	int n = snprintf(msg, sizeof msg, "MAINPID=%d\nREADY=1", getpid());
+	sd_send(msg, n);
+}
+
+// sd_listen binds the socket a --sdnotify=container container sends to.
+static int sd_listen(void) {
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "notify/notify.sock"};
+	unlink(sa.sun_path);
+	sd_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (sd_fd < 0 || bind(sd_fd, (struct sockaddr *)&sa, sizeof sa) < 0) return -1;
+	chmod(sa.sun_path, 0777); // the container's user may be anyone
+	return 0;
+}
+
+// sd_forward passes the container's messages on, the monitor taking the MAINPID.
+static void sd_forward(void) {
+	char in[4096], out[4096 + 64];
+	ssize_t r;
+	while ((r = recv(sd_fd, in, sizeof in - 1, 0)) >= 0) {
+		in[r] = 0;
+		size_t len = 0;
+		for (char *line = strtok(in, "\n"); line; line = strtok(NULL, "\n")) {
+			if (!strncmp(line, "MAINPID=", 8)) continue;
+			if (!strcmp(line, "READY=1")) sd_ready_sent = 1;
+			len += snprintf(out + len, sizeof out - len, "%s\n", line);
+		}
+		len += snprintf(out + len, sizeof out - len, "MAINPID=%d", getpid());
+		sd_send(out, len);
+	}
 }
 
 // ---- log ----
@@ -566,6 +627,7 @@ static void health_done(int code, int timed_out) {
 	if (code == 0) {
 		health_streak = 0;
 		health_status = "healthy";
+		if (o.sdnotify && !strcmp(o.sdnotify, "healthy")) sd_ready();
 	} else if (mono - started_at >= o.health_start || strcmp(health_status, "healthy") == 0) {
 		// failures in the start period do not count, unless the container was already healthy
 		if (++health_streak >= o.health_retries) health_status = "unhealthy";
@@ -718,6 +780,8 @@ static void parse_args(int argc, char **argv) {
 		else if (!strcmp(a, "--health-start-period")) o.health_start = atoll(v);
 		else if (!strcmp(a, "--health-retries")) o.health_retries = atoi(v);
 		else if (!strcmp(a, "--timeout")) o.timeout = atoll(v);
+		else if (!strcmp(a, "--sdnotify")) o.sdnotify = v;
+		else if (!strcmp(a, "--notify-socket")) o.notify_socket = v;
 		else usage();
 	}
 }
@@ -758,6 +822,11 @@ int berth_monitor_main(int argc, char **argv) {
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(listen_fd, 8) < 0)
 		die_ready(ready, "attach socket: %s", strerror(errno));
 	watch(listen_fd);
+
+	if (o.sdnotify && !strcmp(o.sdnotify, "container")) {
+		if (sd_listen() < 0) die_ready(ready, "notify socket: %s", strerror(errno));
+		watch(sd_fd);
+	}
 
 	char err[4096];
 	if (create_container(err, sizeof err) < 0) {
@@ -817,6 +886,8 @@ int berth_monitor_main(int argc, char **argv) {
 				on_output(&err_fd, F_STDERR);
 			} else if (fd == health_out) {
 				health_read();
+			} else if (fd == sd_fd) {
+				sd_forward();
 			} else {
 				for (int j = 0; j < MAX_CLIENTS; j++)
 					if (clients[j].fd == fd) client_read(&clients[j]);

@@ -6,6 +6,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cdi"
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/container"
+	"github.com/berth-project/berth/cmd/berth/generate"
 	"github.com/berth-project/berth/cmd/berth/image"
 	"github.com/berth-project/berth/cmd/berth/kube"
 	"github.com/berth-project/berth/cmd/berth/network"
@@ -62,5 +63,6 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(pod.Command())
 	root.AddCommand(runtime.Command())
 	root.AddCommand(cdi.Command())
+	root.AddCommand(generate.Command())
 	return root
 }

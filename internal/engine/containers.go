@@ -46,6 +46,9 @@ type Container struct {
 	// Infra marks the infra container of pod Options.Pod: it holds the pod's namespaces and
 	// goes only with its pod.
 	Infra bool `json:",omitempty"`
+	// StoppedByUser says the last stop was the user's: an unless-stopped container stays down
+	// at boot (berth-restart.service) until started again.
+	StoppedByUser bool `json:",omitempty"`
 }
 
 // HealthState is what the monitor records of a container's health checks (Docker's shape).

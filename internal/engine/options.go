@@ -76,6 +76,12 @@ type CreateOptions struct {
 	// namespaces the pod shares, through the pod's infra container.
 	Pod string `json:",omitempty"`
 	PodmanOptions
+	// SdNotify is --sdnotify: who tells systemd the container is ready when berth runs under
+	// a Type=notify unit (conmon: the monitor once started, container: the container itself,
+	// healthy: the monitor once a health check passes, ignore: nobody). "" is conmon.
+	SdNotify string `json:",omitempty"`
+	// CreateCommand is the command line that created the container, for `generate systemd --new`.
+	CreateCommand []string `json:",omitempty"`
 }
 
 // Mount is one -v, --mount or --tmpfs.

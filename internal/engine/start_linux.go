@@ -84,7 +84,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return nil, err
 	}
-	for _, f := range []string{"exit", "last-exit", "stopped", "removing", "died", "restarts", "health.json", "monitor.pid"} {
+	for _, f := range []string{"exit", "last-exit", "stopped", "removing", "died", "restarts", "health.json", "monitor.pid", "notify/notify.sock"} {
 		os.Remove(filepath.Join(run, f))
 	}
 	if err := e.setupNetwork(ctx, c); err != nil {
@@ -99,6 +99,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err != nil {
 		return nil, err
 	}
+	if err := e.addNotifySocket(c, spec); err != nil {
+		return nil, err
+	}
 	if so.Rows > 0 && so.Cols > 0 {
 		spec.Process.ConsoleSize = &specs.Box{Height: uint(so.Rows), Width: uint(so.Cols)}
 	}
@@ -106,7 +109,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		return nil, err
 	}
-	pid, err := e.startMonitor(c, rt, bundle)
+	pid, monitorPID, err := e.startMonitor(c, rt, bundle)
 	if err != nil {
 		return nil, err
 	}
@@ -125,10 +128,12 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 		return nil, err
 	}
 	c.State, c.Pid, c.StartedAt, c.ExitCode, c.FinishedAt = StateRunning, pid, time.Now().UTC(), 0, time.Time{}
+	c.StoppedByUser = false
 	if err := e.saveContainer(ctx, c); err != nil {
 		return c, err
 	}
 	e.startEvents(c)
+	notifyStarted(c, monitorPID)
 	return c, nil
 }
 
@@ -196,6 +201,7 @@ func (e *Engine) monitorArgs(c *Container, rt ociRuntime, bundle string) ([]stri
 			"--health-start-period", strconv.FormatInt(int64(h.StartPeriod), 10),
 			"--health-retries", strconv.Itoa(h.Retries))
 	}
+	args = append(args, e.notifyArgs(c)...)
 	berth := []string{self, "--root", e.Config.Root, "--runroot", e.Config.RunRoot, "container"}
 	for _, a := range append(berth, "notify", c.ID) {
 		args = append(args, "--notify-arg", a)
@@ -203,35 +209,38 @@ func (e *Engine) monitorArgs(c *Container, rt ociRuntime, bundle string) ([]stri
 	return append(append(append(args, "--"), berth...), "cleanup", c.ID), nil
 }
 
-func (e *Engine) startMonitor(c *Container, rt ociRuntime, bundle string) (int, error) {
+// startMonitor starts the container's monitor, which creates the container, and returns the
+// container's pid and the monitor's.
+func (e *Engine) startMonitor(c *Container, rt ociRuntime, bundle string) (int, int, error) {
 	args, err := e.monitorArgs(c, rt, bundle)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer r.Close()
 	cmd := exec.Command(helper("berth-monitor"), args...)
+	cmd.Env = monitorEnv()
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
-		return 0, fmt.Errorf("start monitor: %w", err)
+		return 0, 0, fmt.Errorf("start monitor: %w", err)
 	}
 	w.Close()
 	go cmd.Wait() // the monitor outlives us; reap it if it does not
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	line = strings.TrimSpace(line)
 	if msg, ok := strings.CutPrefix(line, "error "); ok {
-		return 0, monitorError(msg)
+		return 0, 0, monitorError(msg)
 	}
 	pid, err := strconv.Atoi(strings.TrimPrefix(line, "ok "))
 	if err != nil {
-		return 0, fmt.Errorf("monitor of %s failed to start the container", c.Name)
+		return 0, 0, fmt.Errorf("monitor of %s failed to start the container", c.Name)
 	}
-	return pid, nil
+	return pid, cmd.Process.Pid, nil
 }
 
 // monitorError keeps the 126/127 meaning of a runtime's "cannot run the command" error.
@@ -384,8 +393,27 @@ func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *time.Du
 		e.waitExit(c, 10*time.Second)
 	}
 	e.waitMonitorGone(c, 10*time.Second) // its cleanup done, the container can start again at once
+	if c.Options.Restart.Name == "unless-stopped" {
+		if err := e.recordUserStop(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	}
 	e.containerEvent(c, "stop")
 	return e.Container(ctx, c.ID)
+}
+
+// recordUserStop remembers a user's stop in the record, where it outlives a reboot.
+func (e *Engine) recordUserStop(ctx context.Context, id string) error {
+	c, release, err := e.lockedContainer(ctx, id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil // removed meanwhile (--rm)
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
+	c.StoppedByUser = true
+	return e.saveContainer(ctx, c)
 }
 
 // RestartContainer stops a container (if running) and starts it again.

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/userns"
+	"github.com/berth-project/berth/internal/systemd"
 )
 
 // Commands returns the `container` and `volume` groups and the top-level forms Docker has.
@@ -109,6 +110,7 @@ func (f *createFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&f.pull, "pull", "missing", "Pull image before creating (always, missing, never)")
 	fs.StringVar(&f.o.Runtime, "runtime", "", "OCI runtime: berth's own by default, or runc/crun by name or path")
 	fs.StringVar(&f.cidfile, "cidfile", "", "Write the container ID to the file")
+	fs.StringVar(&f.o.SdNotify, "sdnotify", "conmon", "Who notifies systemd that the container is ready: conmon, container, healthy or ignore")
 	fs.StringArrayVar(&f.networks, "network", nil, "Connect a container to a network: NAME, bridge (the default), host, none or container:NAME")
 	fs.StringArrayVar(&f.networks, "net", nil, "Connect a container to a network")
 	_ = fs.MarkHidden("net")
@@ -359,6 +361,16 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 		o.Health = &engine.Healthcheck{Test: []string{"CMD-SHELL", f.healthCmd}, Interval: f.healthInterval,
 			Timeout: f.healthTimeout, StartPeriod: f.healthStart, Retries: f.healthRetries}
 	}
+	if err := engine.ValidateSdNotify(&o); err != nil {
+		return o, err
+	}
+	// A unit made by `generate systemd` names itself, for auto-update to find it.
+	if unit := os.Getenv(systemd.UnitEnv); unit != "" {
+		if _, ok := o.Labels[systemd.UnitEnv]; !ok {
+			o.Labels[systemd.UnitEnv] = unit
+		}
+	}
+	o.CreateCommand = os.Args
 	switch f.pull {
 	case "always", "missing", "never":
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -21,14 +22,19 @@ func rmCommand() *cobra.Command {
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args: func(cmd *cobra.Command, args []string) error {
-			if all {
+			if all || cmd.Flags().Changed("cidfile") {
 				return nil
 			}
 			return cli.MinimumArgs(1)(cmd, args)
 		},
 	}
 	timeout := timeoutFlag(cmd)
+	cidfiles := cidfileFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		args, err := cidTargets(args, *cidfiles, ignore)
+		if err != nil {
+			return err
+		}
 		if all {
 			cs, err := cli.Engine(cmd).Containers(cmd.Context())
 			if err != nil {
@@ -90,7 +96,22 @@ func stopCommand() *cobra.Command {
 	t.add(cmd, "a", "Stop all running containers")
 	timeout := timeoutFlag(cmd)
 	cmd.Flags().BoolVarP(&ignore, "ignore", "i", false, "Ignore errors when a specified container is missing")
+	cidfiles := cidfileFlag(cmd)
+	targetArgs := cmd.Args
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if cmd.Flags().Changed("cidfile") {
+			return nil
+		}
+		return targetArgs(cmd, args)
+	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		args, err := cidTargets(args, *cidfiles, ignore)
+		if err != nil {
+			return err
+		}
+		if len(args) == 0 && cmd.Flags().Changed("cidfile") {
+			return nil // --ignore and no cidfile left
+		}
 		targets, err := t.resolve(cmd, args, (*engine.Container).Active)
 		if err != nil {
 			return err
@@ -104,6 +125,34 @@ func stopCommand() *cobra.Command {
 		})
 	}
 	return cmd
+}
+
+// cidfileFlag adds podman's --cidfile: the container's ID read from a file, as the units of
+// `generate systemd --new` stop and remove theirs.
+func cidfileFlag(cmd *cobra.Command) *[]string {
+	var files []string
+	cmd.Flags().StringArrayVar(&files, "cidfile", nil, "Read the container ID from the file")
+	return &files
+}
+
+// cidTargets adds the IDs read from the cidfiles to the targets; with ignore a missing file
+// is skipped.
+func cidTargets(targets, cidfiles []string, ignore bool) ([]string, error) {
+	for _, f := range cidfiles {
+		b, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) && ignore {
+			continue
+		}
+		if err != nil {
+			return nil, errdefs.Newf(errdefs.ErrNotFound, "read cidfile: %v", err)
+		}
+		id := strings.TrimSpace(string(b))
+		if id == "" {
+			return nil, cli.Invalid("cidfile %s is empty", f)
+		}
+		targets = append(targets, id)
+	}
+	return targets, nil
 }
 
 func restartCommand() *cobra.Command {

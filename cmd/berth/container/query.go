@@ -123,7 +123,12 @@ func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Contai
 			}
 			return c.NetworkMode() == v
 		}) &&
+		// unless-stopped matches the containers that policy brings back: not those the user
+		// stopped (berth-restart.service starts the matching ones at boot).
 		any("restart-policy", func(v string) bool {
+			if v == "unless-stopped" && c.StoppedByUser {
+				return false
+			}
 			return c.Options.Restart.Name == v || (v == "none" && c.Options.Restart.Name == "no")
 		}) &&
 		any("publish", func(v string) bool { return c.Net != nil && c.Active() && portMatches(c.Net.Ports, v, true) }) &&

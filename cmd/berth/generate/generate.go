@@ -1,0 +1,150 @@
+// Package generate holds `berth generate systemd`: unit files for existing containers.
+package generate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/paths"
+	"github.com/berth-project/berth/internal/systemd"
+)
+
+// Command returns the `generate` group.
+func Command() *cobra.Command {
+	group := &cobra.Command{Use: "generate", Short: "Generate structured data based on containers", Args: cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group.AddCommand(systemdCommand())
+	return group
+}
+
+func systemdCommand() *cobra.Command {
+	var o systemd.GenerateOptions
+	var files bool
+	var format string
+	var stopTimeout uint
+	cmd := &cobra.Command{
+		Use:   "systemd [OPTIONS] CONTAINER",
+		Short: "Generate systemd units for a container",
+		Args:  cli.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "" && format != "json" {
+				return cli.Invalid("invalid --format %q: want json", format)
+			}
+			if cmd.Flags().Changed("time") {
+				o.StopTimeout = &stopTimeout
+			}
+			e, ctx := cli.Engine(cmd), cmd.Context()
+			c, err := e.Container(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if o.Executable, err = os.Executable(); err != nil {
+				return fmt.Errorf("find the berth binary: %w", err)
+			}
+			o.GlobalArgs = globalArgs(e)
+			o.TakesValue = takesValue(cmd)
+			o.Version = engine.Version
+			for i, kv := range o.Env {
+				if !strings.Contains(kv, "=") { // -e NAME takes our value, as run does
+					o.Env[i] = kv + "=" + os.Getenv(kv)
+				}
+			}
+			unit, err := systemd.ContainerUnit(ContainerInfo(e, c), o)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if files {
+				dir, err := os.Getwd()
+				if err != nil {
+					return err
+				}
+				p := filepath.Join(dir, unit.Name)
+				if err := os.WriteFile(p, []byte(unit.Text), 0o644); err != nil {
+					return fmt.Errorf("write unit file: %w", err)
+				}
+				if format == "json" {
+					return json.NewEncoder(out).Encode(map[string]string{unit.Name: p})
+				}
+				fmt.Fprintln(out, p)
+				return nil
+			}
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "    ")
+				return enc.Encode(map[string]string{unit.Name: unit.Text})
+			}
+			fmt.Fprint(out, unit.Text)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.New, "new", false, "Create the container when the unit starts and remove it when it stops")
+	fl.BoolVarP(&o.UseName, "name", "n", false, "Use the container's name instead of its ID in the unit")
+	fl.BoolVarP(&files, "files", "f", false, "Write the unit to a file in the current directory and print its path")
+	fl.StringVar(&o.RestartPolicy, "restart-policy", "", "systemd restart policy (default: from the container's --restart, else on-failure)")
+	fl.UintVar(&o.RestartSec, "restart-sec", 0, "Seconds systemd waits before restarting the container")
+	fl.UintVarP(&stopTimeout, "time", "t", 10, "Stop timeout override in seconds")
+	fl.StringVar(&o.ContainerPrefix, "container-prefix", "container", "Prefix of the unit's name")
+	fl.StringVar(&o.Separator, "separator", "-", "Separator between the prefix and the name")
+	fl.StringArrayVar(&o.After, "after", nil, "Add an After= dependency on the unit")
+	fl.StringArrayVar(&o.Wants, "wants", nil, "Add a Wants= dependency on the unit")
+	fl.StringArrayVar(&o.Requires, "requires", nil, "Add a Requires= dependency on the unit")
+	fl.StringArrayVarP(&o.Env, "env", "e", nil, "Set an environment variable in the unit (KEY=VALUE)")
+	fl.StringVar(&format, "format", "", "Print the units as json")
+	return cmd
+}
+
+// ContainerInfo is what unit generation needs of a container record.
+func ContainerInfo(e *engine.Engine, c *engine.Container) systemd.ContainerInfo {
+	stop := uint(10)
+	if c.Options.StopTimeout != nil && *c.Options.StopTimeout >= 0 {
+		stop = uint(*c.Options.StopTimeout)
+	}
+	return systemd.ContainerInfo{ID: c.ID, Name: c.Name, CreateCommand: c.Options.CreateCommand, StopTimeout: stop,
+		RestartPolicy: c.Options.Restart.Name, SdNotify: c.Options.SdNotify, MonitorPIDFile: e.MonitorPIDFile(c),
+		Root: e.Config.Root, RunRoot: e.Config.RunRoot}
+}
+
+// globalArgs are the --root and --runroot a unit passes when they are not the defaults.
+func globalArgs(e *engine.Engine) []string {
+	d := paths.For(paths.FromOS())
+	var args []string
+	if e.Config.Root != d.Root {
+		args = append(args, "--root", e.Config.Root)
+	}
+	if e.Config.RunRoot != d.RunRoot {
+		args = append(args, "--runroot", e.Config.RunRoot)
+	}
+	return args
+}
+
+// takesValue answers, for a global or run flag ("--name", "-e"), whether it takes a value.
+func takesValue(cmd *cobra.Command) func(string) bool {
+	sets := []*pflag.FlagSet{cmd.Root().PersistentFlags()}
+	if run, _, err := cmd.Root().Find([]string{"run"}); err == nil && run != nil {
+		sets = append(sets, run.Flags())
+	}
+	return func(name string) bool {
+		for _, fs := range sets {
+			var f *pflag.Flag
+			if long, ok := strings.CutPrefix(name, "--"); ok {
+				f = fs.Lookup(long)
+			} else if len(name) == 2 {
+				f = fs.ShorthandLookup(name[1:])
+			}
+			if f != nil {
+				return f.NoOptDefVal == ""
+			}
+		}
+		return false
+	}
+}
