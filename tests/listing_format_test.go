@@ -164,15 +164,15 @@ func TestVolumeCreateExistingAndPruneFilter(t *testing.T) {
 	b.Run("volume", "create", "--label", "keep=no", "dropped").WantSuccess(t)
 	b.Run("create", "--name", "user", "-v", "inuse:/v", "localhost/bb:1", "true").WantSuccess(t)
 	// Named volumes only with all=true (or --all); label filters narrow the choice.
-	if got := b.Run("volume", "prune", "-f", "--filter", "label=keep").WantSuccess(t).Stdout; got != "" {
+	if got := b.Run("volume", "prune", "-f", "--filter", "label=keep").WantSuccess(t).Stdout; got != "Total reclaimed space: 0B\n" {
 		t.Errorf("prune without all removed named volumes: %q", got)
 	}
 	got := b.Run("volume", "prune", "-f", "--filter", "all=true", "--filter", "label=keep=no").WantSuccess(t).Stdout
-	if got != "Deleted Volumes:\ndropped\n" {
+	if got != "Deleted Volumes:\ndropped\n\nTotal reclaimed space: 0B\n" {
 		t.Errorf("prune label=keep=no: %q", got)
 	}
 	got = b.Run("volume", "prune", "-f", "--all", "--filter", "label!=keep").WantSuccess(t).Stdout
-	if got != "Deleted Volumes:\nvc\n" {
+	if got != "Deleted Volumes:\nvc\n\nTotal reclaimed space: 0B\n" {
 		t.Errorf("prune label!=keep: %q", got)
 	}
 	if got := b.Run("volume", "ls", "-q").WantSuccess(t).Stdout; got != "inuse\nkept\n" {
@@ -182,7 +182,7 @@ func TestVolumeCreateExistingAndPruneFilter(t *testing.T) {
 	b.Run("volume", "prune", "-f", "--filter", "until=yesterday-ish").WantError(t, 1, "until")
 	b.Run("volume", "prune", "-f", "--filter", "nosuch=1").WantError(t, 1, "invalid filter")
 	// until= keeps what was made since.
-	if got := b.Run("volume", "prune", "-f", "--all", "--filter", "until=1h").WantSuccess(t).Stdout; got != "" {
+	if got := b.Run("volume", "prune", "-f", "--all", "--filter", "until=1h").WantSuccess(t).Stdout; got != "Total reclaimed space: 0B\n" {
 		t.Errorf("prune until=1h removed new volumes: %q", got)
 	}
 }

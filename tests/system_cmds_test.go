@@ -142,3 +142,28 @@ func TestSystemInfo(t *testing.T) {
 	}
 	b.Run("system", "info", "--format", "{{.Host.Kernel").WantError(t, 1, "parse format")
 }
+
+// Prunes print Docker's "Total reclaimed space" measured from what they freed.
+func TestPruneReclaimedSpace(t *testing.T) {
+	b := withImage(t)
+	rmAllOnCleanup(t, b)
+	b.Run("run", "--network", "none", "-v", "/anon", "localhost/bb:1", "sh", "-c",
+		"head -c 200000 /dev/zero > /f; head -c 5000 /dev/zero > /anon/g").WantSuccess(t)
+	r := b.Run("container", "prune", "-f").WantSuccess(t)
+	if !strings.HasSuffix(r.Stdout, "\n\nTotal reclaimed space: 200kB\n") {
+		t.Errorf("container prune: %q", r.Stdout)
+	}
+	r = b.Run("volume", "prune", "-f").WantSuccess(t)
+	if !strings.HasSuffix(r.Stdout, "\n\nTotal reclaimed space: 5kB\n") {
+		t.Errorf("volume prune: %q", r.Stdout)
+	}
+	b.Run("tag", "localhost/bb:1", "localhost/other:1").WantSuccess(t)
+	b.Run("rmi", "localhost/bb:1").WantSuccess(t)
+	r = b.Run("image", "prune", "-a", "-f").WantSuccess(t)
+	if !strings.Contains(r.Stdout, "Deleted Images:\n") || strings.HasSuffix(r.Stdout, "Total reclaimed space: 0B\n") || !strings.Contains(r.Stdout, "Total reclaimed space: ") {
+		t.Errorf("image prune: %q", r.Stdout)
+	}
+	if got := b.Run("network", "prune", "-f").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("network prune with nothing to remove: %q (Docker prints no total)", got)
+	}
+}

@@ -257,3 +257,21 @@ func removeContents(dir string) error {
 	}
 	return nil
 }
+
+// Total is every byte the usage counts: image layers once each, writable layers, volumes and
+// cache mounts (intermediate images are among the layers).
+func (du *DiskUsage) Total() int64 {
+	n := du.LayersSize
+	for _, u := range du.Containers {
+		n += u.Size
+	}
+	for _, u := range du.Volumes {
+		n += u.Size
+	}
+	for _, u := range du.BuildCache {
+		if u.Type != "regular" {
+			n += u.Size
+		}
+	}
+	return n
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -299,4 +300,37 @@ func ParseTime(s, flag string) (time.Time, error) {
 		return time.Unix(0, int64(secs*1e9)), nil
 	}
 	return time.Time{}, Invalid("invalid --%s %q: want a timestamp or a duration like 10m", flag, s)
+}
+
+// MeasureReclaimed notes what the root holds now; the function it returns tells how many bytes
+// went since, for a prune's "Total reclaimed space" (0 when usage cannot be measured).
+func MeasureReclaimed(cmd *cobra.Command) func() int64 {
+	e, ctx := Engine(cmd), cmd.Context()
+	before, err := e.DiskUsage(ctx)
+	return func() int64 {
+		if err != nil {
+			return 0
+		}
+		after, err := e.DiskUsage(ctx)
+		if err != nil || after.Total() > before.Total() {
+			return 0
+		}
+		return before.Total() - after.Total()
+	}
+}
+
+// PrintPruned prints what a prune removed under header (a blank line after), even when it then
+// failed part way, so the user learns what is gone; Docker's total follows a prune that
+// finished, when reclaimed is given.
+func PrintPruned(w io.Writer, header string, lines []string, err error, reclaimed func() int64) error {
+	if len(lines) > 0 {
+		fmt.Fprintf(w, "%s\n%s\n\n", header, strings.Join(lines, "\n"))
+	}
+	if err != nil {
+		return err
+	}
+	if reclaimed != nil {
+		fmt.Fprintf(w, "Total reclaimed space: %s\n", units.HumanSizeWithPrecision(float64(reclaimed()), 3))
+	}
+	return nil
 }

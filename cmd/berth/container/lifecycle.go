@@ -286,14 +286,9 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			reclaimed := cli.MeasureReclaimed(cmd)
 			ids, err := cli.Engine(cmd).PruneContainers(cmd.Context(), pf)
-			if len(ids) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Containers:")
-			}
-			for _, id := range ids {
-				fmt.Fprintln(cmd.OutOrStdout(), id)
-			}
-			return err
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Containers:", ids, err, reclaimed)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")

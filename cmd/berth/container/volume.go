@@ -212,14 +212,9 @@ func volumePruneCommand() *cobra.Command {
 			if all && pf.All != nil {
 				return cli.Invalid("conflicting options: cannot specify both --all and --filter all=1")
 			}
+			reclaimed := cli.MeasureReclaimed(cmd)
 			names, err := cli.Engine(cmd).PruneVolumes(cmd.Context(), all, pf)
-			if len(names) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Volumes:")
-			}
-			for _, n := range names {
-				fmt.Fprintln(cmd.OutOrStdout(), n)
-			}
-			return err
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Volumes:", names, err, reclaimed)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")

@@ -306,8 +306,9 @@ func builderPruneCommand() *cobra.Command {
 			if len(filters) > 0 {
 				return cli.Invalid("builder prune: --filter is not supported")
 			}
+			reclaimed := cli.MeasureReclaimed(cmd)
 			lines, err := cli.Engine(cmd).PruneBuilder(cmd.Context(), engine.BuilderPruneOptions{All: all})
-			return printPruned(cmd.OutOrStdout(), "Deleted build cache objects:", lines, err)
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted build cache objects:", lines, err, reclaimed)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all build cache, cache mounts included")

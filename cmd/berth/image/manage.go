@@ -3,7 +3,6 @@ package image
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -95,41 +94,15 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			reclaimed := cli.MeasureReclaimed(cmd)
 			lines, err := cli.Engine(cmd).PruneImages(cmd.Context(), all, pf)
-			return printPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err)
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err, reclaimed)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (until=, label=, label!=)")
 	return cmd
-}
-
-// printPruned prints what a prune removed under header, even when it then failed part way,
-// so the user learns what is gone; the total follows only a prune that finished.
-func printPruned(w io.Writer, header string, lines []string, err error) error {
-	if len(lines) > 0 {
-		fmt.Fprintln(w, header)
-		fmt.Fprintln(w, strings.Join(lines, "\n"))
-		fmt.Fprintln(w)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "Total reclaimed space: "+reclaimed(lines))
-	return nil
-}
-
-// reclaimed is what prune reports; the store does not measure freed bytes per removal, so it
-// says how many images went.
-func reclaimed(lines []string) string {
-	n := 0
-	for _, l := range lines {
-		if strings.HasPrefix(l, "Deleted:") {
-			n++
-		}
-	}
-	return fmt.Sprintf("%d image(s)", n)
 }
 
 type historyRow struct {

@@ -196,13 +196,8 @@ func pruneCommand() *cobra.Command {
 				return err
 			}
 			names, err := cli.Engine(cmd).PruneNetworks(cmd.Context(), pf)
-			if len(names) > 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "Deleted Networks:")
-			}
-			for _, n := range names {
-				fmt.Fprintln(cmd.OutOrStdout(), n)
-			}
-			return err
+			// Docker prints no total for networks: they hold no disk space.
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Networks:", names, err, nil)
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")

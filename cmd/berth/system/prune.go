@@ -22,23 +22,6 @@ func confirm(in io.Reader, out io.Writer, warning string) bool {
 	return a == "y" || a == "yes"
 }
 
-// usageTotal is every byte DiskUsage counts, to report what a prune reclaimed.
-func usageTotal(du *engine.DiskUsage) int64 {
-	n := du.LayersSize
-	for _, u := range du.Containers {
-		n += u.Size
-	}
-	for _, u := range du.Volumes {
-		n += u.Size
-	}
-	for _, u := range du.BuildCache {
-		if u.Type != "regular" { // intermediate images are counted in LayersSize
-			n += u.Size
-		}
-	}
-	return n
-}
-
 func pruneCommand() *cobra.Command {
 	var o engine.SystemPruneOptions
 	var force bool
@@ -67,12 +50,8 @@ func pruneCommand() *cobra.Command {
 					return nil // Docker treats a refusal as a cancelled prune, not a failure
 				}
 			}
-			e, ctx := cli.Engine(cmd), cmd.Context()
-			var before int64
-			if du, err := e.DiskUsage(ctx); err == nil {
-				before = usageTotal(du)
-			}
-			r, err := e.SystemPrune(ctx, o)
+			reclaimed := cli.MeasureReclaimed(cmd)
+			r, err := cli.Engine(cmd).SystemPrune(cmd.Context(), o)
 			for _, part := range []struct {
 				header string
 				lines  []string
@@ -87,11 +66,7 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var reclaimed int64
-			if du, err := e.DiskUsage(ctx); err == nil && before > usageTotal(du) {
-				reclaimed = before - usageTotal(du)
-			}
-			fmt.Fprintf(w, "Total reclaimed space: %s\n", rows.HumanSize(reclaimed))
+			fmt.Fprintf(w, "Total reclaimed space: %s\n", rows.HumanSize(reclaimed()))
 			return nil
 		},
 	}
