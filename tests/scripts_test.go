@@ -148,6 +148,23 @@ func TestExitCodeSeveralNames(t *testing.T) {
 	if r.Stdout != "up\nthree\n" {
 		t.Errorf("rm -f printed %q", r.Stdout)
 	}
+	// inspect prints what it found and reports each name it did not.
+	for _, group := range [][]string{{"inspect"}, {"container", "inspect"}, {"volume", "inspect"}, {"image", "inspect"}, {"network", "inspect"}} {
+		found := map[string]string{"inspect": "ic", "container": "ic", "volume": "iv", "image": "localhost/bb:1", "network": "inet"}[group[0]]
+		switch group[0] {
+		case "inspect":
+			b.Run("create", "--name", "ic", "localhost/bb:1", "true").WantSuccess(t)
+		case "volume":
+			b.Run("volume", "create", "iv").WantSuccess(t)
+		case "network":
+			b.Run("network", "create", "inet").WantSuccess(t)
+		}
+		args := append(append([]string{}, group...), "--format", "found", "gone1", found, "gone2")
+		r := b.Run(args...).WantExit(t, 1)
+		if r.Stdout != "found\n" || strings.Count(r.Stderr, "Error: ") != 2 || !strings.Contains(r.Stderr, "gone1") || !strings.Contains(r.Stderr, "gone2") {
+			t.Errorf("berth %v: stdout %q stderr %q", args, r.Stdout, r.Stderr)
+		}
+	}
 	b.Run("volume", "create", "v1").WantSuccess(t)
 	r = b.Run("volume", "rm", "v1", "nosuch").WantError(t, 1, "no such volume: nosuch")
 	if r.Stdout != "v1\n" {

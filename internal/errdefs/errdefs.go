@@ -77,7 +77,7 @@ const ExitTable = `Exit status:
        user error of a command other than run, create and start (as Docker answers)
   2    the object's state refuses the operation: a running container removed without
        -f, an image, volume or network in use, a pod with running containers
-  125  berth itself failed: any failure of run and create, of start but an unknown
+  125  berth itself failed: any failure of run, create and kube play, of start but an unknown
        container, flag errors, and internal errors of every command
   126  the container's command cannot be invoked
   127  the container's command is not found

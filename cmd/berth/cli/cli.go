@@ -22,6 +22,7 @@ import (
 	"github.com/berth-project/berth/internal/config"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/format"
 	"github.com/berth-project/berth/internal/paths"
 )
 
@@ -333,4 +334,30 @@ func PrintPruned(w io.Writer, header string, lines []string, err error, reclaime
 		fmt.Fprintf(w, "Total reclaimed space: %s\n", units.HumanSizeWithPrecision(float64(reclaimed()), 3))
 	}
 	return nil
+}
+
+// InspectEach looks up every name with fn and prints what it found through the inspect
+// format; each name not found is reported and the command fails, as Docker's inspect does.
+func InspectEach(cmd *cobra.Command, names []string, tmpl string, fn func(ctx context.Context, e *engine.Engine, name string) (any, error)) error {
+	e := Engine(cmd)
+	var objs []any
+	var failed []error
+	for _, n := range names {
+		o, err := fn(cmd.Context(), e, n)
+		if err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		objs = append(objs, o)
+	}
+	if err := format.Inspect(cmd.OutOrStdout(), tmpl, objs); err != nil {
+		return err
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	for _, err := range failed[:len(failed)-1] {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
+	}
+	return &errdefs.Multi{Errs: failed}
 }

@@ -338,25 +338,10 @@ func inspectCommand(use string) *cobra.Command {
 		Short: "Return low-level information on containers (and, at top level, images and volumes)",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, ctx := cli.Engine(cmd), cmd.Context()
 			topLevel := cmd.Parent() == cmd.Root()
-			var objs []any
-			var failed error
-			for _, a := range args {
-				obj, err := inspectOne(ctx, e, a, typ, topLevel)
-				if err != nil {
-					if failed != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed)
-					}
-					failed = err
-					continue
-				}
-				objs = append(objs, obj)
-			}
-			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
-				return err
-			}
-			return failed
+			return cli.InspectEach(cmd, args, f, func(ctx context.Context, e *engine.Engine, name string) (any, error) {
+				return inspectOne(ctx, e, name, typ, topLevel)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")

@@ -135,20 +135,9 @@ func volumeInspectCommand() *cobra.Command {
 		Short: "Display detailed information on one or more volumes",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var objs []any
-			var failed error
-			for _, a := range args {
-				v, err := cli.Engine(cmd).Volume(cmd.Context(), a)
-				if err != nil {
-					failed = err
-					continue
-				}
-				objs = append(objs, v)
-			}
-			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
-				return err
-			}
-			return failed
+			return cli.InspectEach(cmd, args, f, func(ctx context.Context, e *engine.Engine, name string) (any, error) {
+				return e.Volume(ctx, name)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")

@@ -25,20 +25,13 @@ func inspectCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var objs []any
-			var failed error
-			for _, a := range args {
-				img, err := s.Lookup(ctx, a)
+			return cli.InspectEach(cmd, args, f, func(_ context.Context, e *engine.Engine, name string) (any, error) {
+				img, err := s.Lookup(ctx, name)
 				if err != nil {
-					failed = err
-					continue
+					return nil, err
 				}
-				objs = append(objs, cli.Engine(cmd).InspectImage(img))
-			}
-			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
-				return err
-			}
-			return failed
+				return e.InspectImage(img), nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")

@@ -143,23 +143,9 @@ func inspectCommand() *cobra.Command {
 		Short: "Display detailed information on one or more networks",
 		Args:  cli.MinimumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var objs []any
-			var failed error
-			for _, a := range args {
-				n, err := cli.Engine(cmd).InspectNetwork(cmd.Context(), a)
-				if err != nil {
-					if failed != nil {
-						fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", failed)
-					}
-					failed = err
-					continue
-				}
-				objs = append(objs, n)
-			}
-			if err := format.Inspect(cmd.OutOrStdout(), f, objs); err != nil {
-				return err
-			}
-			return failed
+			return cli.InspectEach(cmd, args, f, func(ctx context.Context, e *engine.Engine, name string) (any, error) {
+				return e.InspectNetwork(ctx, name)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")
