@@ -167,3 +167,23 @@ func TestPruneReclaimedSpace(t *testing.T) {
 		t.Errorf("network prune with nothing to remove: %q (Docker prints no total)", got)
 	}
 }
+
+// Prunes record Docker's prune events (no actor, the freed bytes in "reclaimed") in the event
+// log, beside the destroy events of what they removed.
+func TestPruneEvents(t *testing.T) {
+	b := withImage(t)
+	rmAllOnCleanup(t, b)
+	b.Run("run", "--network", "none", "-v", "/anon", "localhost/bb:1", "sh", "-c", "head -c 5000 /dev/zero > /anon/g").WantSuccess(t)
+	b.Run("network", "create", "pe-net").WantSuccess(t)
+	b.Run("system", "prune", "-f", "--volumes").WantSuccess(t)
+	b.Run("volume", "prune", "-f").WantSuccess(t)
+	r := b.Run("events", "--since", "10m", "--until", "0s", "--filter", "event=prune",
+		"--format", `{{.Type}} [{{.Actor.ID}}] {{index .Actor.Attributes "reclaimed"}}`).WantSuccess(t)
+	if want := "container [] 0\nnetwork [] 0\nvolume [] 5000\nimage [] 0\nvolume [] 0\n"; r.Stdout != want {
+		t.Errorf("prune events:\n%s\nwant\n%s", r.Stdout, want)
+	}
+	r = b.Run("events", "--since", "10m", "--until", "0s", "--filter", "event=destroy", "--format", "{{.Type}}").WantSuccess(t)
+	if r.Stdout != "container\nnetwork\nvolume\n" {
+		t.Errorf("destroy events of the prune: %q", r.Stdout)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/libnet"
 )
 
@@ -485,23 +486,36 @@ func (e *Engine) RenameContainer(ctx context.Context, ref, name string) error {
 	return nil
 }
 
-// PruneContainers removes every stopped container f matches and returns their ids.
-func (e *Engine) PruneContainers(ctx context.Context, f PruneFilter) ([]string, error) {
+// PruneContainers removes every stopped container f matches and returns their ids and the
+// bytes their writable layers held; it records Docker's container prune event.
+func (e *Engine) PruneContainers(ctx context.Context, f PruneFilter) ([]string, int64, error) {
 	cs, err := e.Containers(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	store, err := e.Images(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
 	var out []string
+	var reclaimed int64
 	for _, c := range cs {
 		if c.Active() || c.Infra || !f.Match(c.Options.Labels, c.Created) { // an infra container goes with its pod
 			continue
 		}
-		if err := e.RemoveContainer(ctx, c.ID, RemoveOptions{}); err != nil && !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrInUse) {
-			return out, err
+		size := e.writableSize(ctx, store, c)
+		err := e.RemoveContainer(ctx, c.ID, RemoveOptions{})
+		if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrInUse) {
+			continue // removed or started meanwhile
+		}
+		if err != nil {
+			return out, reclaimed, err
 		}
 		out = append(out, c.ID)
+		reclaimed += size
 	}
-	return out, nil
+	e.pruneEvent(events.Container, reclaimed)
+	return out, reclaimed, nil
 }
 
 // MergeLabels returns base's labels overridden by over's; nil when both are empty.

@@ -126,6 +126,12 @@ func (e *Engine) imageEvent(action string, img *libimage.Image, ref string) {
 	e.Emit(events.Image, action, id, withLabels(labels, "name", name))
 }
 
+// pruneEvent records Docker's prune event of a kind of object: no actor, the bytes the prune
+// freed in its "reclaimed" attribute.
+func (e *Engine) pruneEvent(typ events.Type, reclaimed int64) {
+	e.Emit(typ, "prune", "", map[string]string{"reclaimed": strconv.FormatInt(reclaimed, 10)})
+}
+
 // volumeEvent records action on v, with its driver and labels.
 func (e *Engine) volumeEvent(action string, v *Volume) {
 	e.Emit(events.Volume, action, v.Name, withLabels(v.Labels, "driver", v.Driver))

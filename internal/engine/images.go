@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sirupsen/logrus"
 
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/internal/lock"
 	"github.com/berth-project/berth/libimage"
 	"github.com/berth-project/berth/libimage/driver"
@@ -111,30 +112,48 @@ func (e *Engine) InspectImage(img *libimage.Image) ImageInspect {
 // PruneImages removes the images no container was made from: dangling ones, or with all
 // every such image, of those f matches. It waits for running builds, as [Engine.PruneBuilder]
 // does, because a build's intermediate images are dangling until it ends.
-func (e *Engine) PruneImages(ctx context.Context, all bool, f PruneFilter) ([]string, error) {
+// It also returns the bytes of the layers that went, and records Docker's image prune event.
+func (e *Engine) PruneImages(ctx context.Context, all bool, f PruneFilter) ([]string, int64, error) {
 	held, err := lock.Acquire(ctx, e.buildsLockPath())
 	if err != nil {
-		return nil, fmt.Errorf("image prune: wait for running builds: %w", err)
+		return nil, 0, fmt.Errorf("image prune: wait for running builds: %w", err)
 	}
 	defer held.Release()
 	store, err := e.Images(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	used, err := e.imagesInUse(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	imgs, err := store.List(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for _, img := range imgs {
 		if !f.Match(img.Config.Config.Labels, img.Created) {
 			used[img.ID] = true // kept as if in use
 		}
 	}
-	return store.Prune(ctx, all, func(_ context.Context, id string) (bool, error) { return used[id], nil })
+	before, err := store.LayerSizes(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	lines, err := store.Prune(ctx, all, func(_ context.Context, id string) (bool, error) { return used[id], nil })
+	var reclaimed int64
+	if after, aerr := store.LayerSizes(ctx); aerr == nil {
+		for ch, size := range before {
+			if _, ok := after[ch]; !ok {
+				reclaimed += size
+			}
+		}
+	}
+	if err != nil {
+		return lines, reclaimed, err
+	}
+	e.pruneEvent(events.Image, reclaimed)
+	return lines, reclaimed, nil
 }
 
 // RemoveImage removes (or untags) an image as `rmi` does, refusing one a container was made

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/libnet"
 )
 
@@ -565,7 +566,11 @@ func (e *Engine) PruneNetworks(ctx context.Context, f PruneFilter) ([]string, er
 		}
 		out = append(out, n.Name)
 	}
-	return out, e.pruneNetworkLeftovers(ctx)
+	if err := e.pruneNetworkLeftovers(ctx); err != nil {
+		return out, err
+	}
+	e.pruneEvent(events.Network, 0)
+	return out, nil
 }
 
 // FormatPorts renders published ports as `ps` does: 0.0.0.0:8080->80/tcp, ranges joined.

@@ -167,9 +167,10 @@ type SystemPruneOptions struct {
 	Filter  PruneFilter
 }
 
-// SystemPruneReport is what each part of a system prune removed.
+// SystemPruneReport is what each part of a system prune removed, and the bytes that freed.
 type SystemPruneReport struct {
 	Containers, Networks, Volumes, Images, BuildCache []string
+	Reclaimed                                         int64
 }
 
 // SystemPrune removes stopped containers, unused networks, dangling (with All, unused)
@@ -178,22 +179,43 @@ type SystemPruneReport struct {
 func (e *Engine) SystemPrune(ctx context.Context, o SystemPruneOptions) (*SystemPruneReport, error) {
 	r := &SystemPruneReport{}
 	var err error
-	if r.Containers, err = e.PruneContainers(ctx, o.Filter); err != nil {
+	var n int64
+	if r.Containers, n, err = e.PruneContainers(ctx, o.Filter); err != nil {
 		return r, fmt.Errorf("system prune: containers: %w", err)
 	}
+	r.Reclaimed += n
 	if r.Networks, err = e.PruneNetworks(ctx, o.Filter); err != nil {
 		return r, fmt.Errorf("system prune: networks: %w", err)
 	}
 	if o.Volumes {
-		if r.Volumes, err = e.PruneVolumes(ctx, false, o.Filter); err != nil {
+		if r.Volumes, n, err = e.PruneVolumes(ctx, false, o.Filter); err != nil {
 			return r, fmt.Errorf("system prune: volumes: %w", err)
 		}
+		r.Reclaimed += n
 	}
-	if r.Images, err = e.PruneImages(ctx, o.All, o.Filter); err != nil {
+	// The build cache's intermediate images are layers too: measure both parts together.
+	store, err := e.Images(ctx)
+	if err != nil {
+		return r, err
+	}
+	before, err := store.LayerSizes(ctx)
+	if err != nil {
+		return r, err
+	}
+	if r.Images, _, err = e.PruneImages(ctx, o.All, o.Filter); err != nil {
 		return r, fmt.Errorf("system prune: images: %w", err)
 	}
+	mounts := e.cacheMountsSize()
 	if r.BuildCache, err = e.PruneBuilder(ctx, BuilderPruneOptions{All: o.All}); err != nil {
 		return r, fmt.Errorf("system prune: build cache: %w", err)
+	}
+	r.Reclaimed += mounts - e.cacheMountsSize()
+	if after, err := store.LayerSizes(ctx); err == nil {
+		for ch, size := range before {
+			if _, ok := after[ch]; !ok {
+				r.Reclaimed += size
+			}
+		}
 	}
 	return r, nil
 }
@@ -226,7 +248,7 @@ func (e *Engine) Reset(ctx context.Context) error {
 	if _, err := e.PruneBuilder(ctx, BuilderPruneOptions{All: true}); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
-	if _, err := e.PruneImages(ctx, true, PruneFilter{}); err != nil {
+	if _, _, err := e.PruneImages(ctx, true, PruneFilter{}); err != nil {
 		return fmt.Errorf("reset: %w", err)
 	}
 	if err := e.Close(); err != nil {
@@ -239,6 +261,9 @@ func (e *Engine) Reset(ctx context.Context) error {
 	}
 	return nil
 }
+
+// cacheMountsSize is the bytes the build's cache mounts hold.
+func (e *Engine) cacheMountsSize() int64 { return dirSize(e.cacheDir()) }
 
 // removeContents empties dir, leaving dir itself (it may be a mount point or be made by the
 // administrator with its own mode).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/libimage/archive"
 )
 
@@ -138,29 +139,34 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string, force bool) erro
 
 // PruneVolumes removes every volume f matches that no container uses (only anonymous ones
 // unless all, or the filter's all=true) and returns their names.
-func (e *Engine) PruneVolumes(ctx context.Context, all bool, f PruneFilter) ([]string, error) {
+// It also returns the bytes they held, and records Docker's volume prune event.
+func (e *Engine) PruneVolumes(ctx context.Context, all bool, f PruneFilter) ([]string, int64, error) {
 	if f.All != nil {
 		all = all || *f.All
 	}
 	vs, err := e.Volumes(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []string
+	var reclaimed int64
 	for _, v := range vs {
 		if (!all && !v.Anonymous()) || !f.Match(v.Labels, v.CreatedAt) {
 			continue
 		}
+		size := dirSize(v.Mountpoint)
 		err := e.RemoveVolume(ctx, v.Name, false)
-		if errors.Is(err, errdefs.ErrInUse) {
+		if errors.Is(err, errdefs.ErrInUse) || errors.Is(err, errdefs.ErrNotFound) {
 			continue
 		}
 		if err != nil {
-			return out, err
+			return out, reclaimed, err
 		}
 		out = append(out, v.Name)
+		reclaimed += size
 	}
-	return out, nil
+	e.pruneEvent(events.Volume, reclaimed)
+	return out, reclaimed, nil
 }
 
 // seedVolume copies the image's content at the mount point into a new, empty volume, as

@@ -286,9 +286,8 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reclaimed := cli.MeasureReclaimed(cmd)
-			ids, err := cli.Engine(cmd).PruneContainers(cmd.Context(), pf)
-			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Containers:", ids, err, reclaimed)
+			ids, n, err := cli.Engine(cmd).PruneContainers(cmd.Context(), pf)
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Containers:", ids, err, func() int64 { return n })
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")

@@ -201,9 +201,8 @@ func volumePruneCommand() *cobra.Command {
 			if all && pf.All != nil {
 				return cli.Invalid("conflicting options: cannot specify both --all and --filter all=1")
 			}
-			reclaimed := cli.MeasureReclaimed(cmd)
-			names, err := cli.Engine(cmd).PruneVolumes(cmd.Context(), all, pf)
-			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Volumes:", names, err, reclaimed)
+			names, n, err := cli.Engine(cmd).PruneVolumes(cmd.Context(), all, pf)
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Volumes:", names, err, func() int64 { return n })
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused volumes, not just anonymous ones")

@@ -87,9 +87,8 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reclaimed := cli.MeasureReclaimed(cmd)
-			lines, err := cli.Engine(cmd).PruneImages(cmd.Context(), all, pf)
-			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err, reclaimed)
+			lines, n, err := cli.Engine(cmd).PruneImages(cmd.Context(), all, pf)
+			return cli.PrintPruned(cmd.OutOrStdout(), "Deleted Images:", lines, err, func() int64 { return n })
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")

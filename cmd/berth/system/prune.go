@@ -50,7 +50,6 @@ func pruneCommand() *cobra.Command {
 					return nil // Docker treats a refusal as a cancelled prune, not a failure
 				}
 			}
-			reclaimed := cli.MeasureReclaimed(cmd)
 			r, err := cli.Engine(cmd).SystemPrune(cmd.Context(), o)
 			for _, part := range []struct {
 				header string
@@ -66,7 +65,7 @@ func pruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "Total reclaimed space: %s\n", rows.HumanSize(reclaimed()))
+			fmt.Fprintf(w, "Total reclaimed space: %s\n", rows.HumanSize(r.Reclaimed))
 			return nil
 		},
 	}
