@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,7 +111,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 	}
 	req := execRequest{Process: proc}
 	if st.Config != nil && st.Config.Linux != nil {
-		req.Seccomp = st.Config.Linux.Seccomp
+		if req.Seccomp, err = r.seccompProgram(st.Config.Linux.Seccomp); err != nil {
+			kill()
+			return 0, err
+		}
 	}
 	if err := json.NewEncoder(parentSock).Encode(req); err != nil {
 		kill()
@@ -150,6 +154,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, proc *specs.Process, opts
 
 // execMain runs inside the container's namespaces (joined by the nsenter constructor).
 func execMain() {
+	runtime.LockOSThread() // the process's setup is the thread's: keep it on the one that execs
 	sock := os.NewFile(3, "sync")
 	var req execRequest
 	err := json.NewDecoder(sock).Decode(&req)
@@ -187,26 +192,25 @@ func closeExtraFilesOnExec() {
 // execRequest is what the runtime sends the exec'd process: what to run and the container's
 // seccomp filter, which applies to it too.
 type execRequest struct {
-	Process *specs.Process      `json:"process"`
-	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	Process *specs.Process  `json:"process"`
+	Seccomp *seccompProgram `json:"seccomp,omitempty"`
 }
 
-func prepareExec(sock *os.File, proc *specs.Process, seccomp *specs.LinuxSeccomp) error {
-	lx := &specs.Linux{Seccomp: seccomp}
+func prepareExec(sock *os.File, proc *specs.Process, filter *seccompProgram) error {
 	if proc.Terminal {
 		if err := setupConsole(sock, proc); err != nil {
 			return err
 		}
 	}
-	if err := finishProcess(proc, lx); err != nil {
+	if err := finishProcess(proc, filter); err != nil {
 		return err
 	}
 	path, err := lookPath(proc)
 	if err != nil {
 		return err
 	}
-	if seccomp != nil && proc.NoNewPrivileges {
-		if err := loadSeccomp(seccomp); err != nil {
+	if proc.NoNewPrivileges {
+		if err := filter.load(); err != nil {
 			return err
 		}
 	}

@@ -34,6 +34,8 @@ type initConfig struct {
 	NoPivot bool        `json:"no_pivot"`
 	ID      string      `json:"id"`
 	Bundle  string      `json:"bundle"`
+	// Seccomp is linux.seccomp compiled by the runtime (nil: no filter).
+	Seccomp *seccompProgram `json:"seccomp,omitempty"`
 }
 
 // syncMsg travels on the sync socket between the runtime and init.
@@ -147,7 +149,7 @@ func containerInit(sock *os.File) error {
 			return err
 		}
 	}
-	if err := finishProcess(proc, lx); err != nil {
+	if err := finishProcess(proc, cfg.Seccomp); err != nil {
 		return err
 	}
 	// Like runc, a command that cannot run fails create, where engines map it to 126 or 127.
@@ -177,7 +179,7 @@ func containerInit(sock *os.File) error {
 		fmt.Fprintf(w, "EstartContainer hook: %v", err)
 		os.Exit(1)
 	}
-	return execProcess(path, proc, lx, w)
+	return execProcess(path, proc, cfg.Seccomp, w)
 }
 
 // setupConsole makes the process's terminal from the container's own /dev/ptmx (so that
@@ -225,7 +227,7 @@ func setupConsole(sock *os.File, proc *specs.Process) error {
 
 // finishProcess applies everything about the process but seccomp: rlimits, OOM score,
 // capabilities, user and groups, no_new_privileges, umask and working directory.
-func finishProcess(proc *specs.Process, lx *specs.Linux) error {
+func finishProcess(proc *specs.Process, filter *seccompProgram) error {
 	for _, r := range proc.Rlimits {
 		res, ok := rlimitNames[r.Type]
 		if !ok {
@@ -250,8 +252,8 @@ func finishProcess(proc *specs.Process, lx *specs.Linux) error {
 		return err
 	}
 	// Without no_new_privileges, loading a filter needs CAP_SYS_ADMIN: do it before the drop.
-	if lx.Seccomp != nil && !proc.NoNewPrivileges {
-		if err := loadSeccomp(lx.Seccomp); err != nil {
+	if !proc.NoNewPrivileges {
+		if err := filter.load(); err != nil {
 			return err
 		}
 	}
@@ -298,10 +300,10 @@ func finishProcess(proc *specs.Process, lx *specs.Linux) error {
 
 // execProcess replaces the process with the user's command, loading seccomp last when
 // no_new_privileges allows it. Failures are reported to `start` through the fifo.
-func execProcess(path string, proc *specs.Process, lx *specs.Linux, out *os.File) error {
+func execProcess(path string, proc *specs.Process, filter *seccompProgram, out *os.File) error {
 	err := error(nil)
-	if lx.Seccomp != nil && proc.NoNewPrivileges {
-		err = loadSeccomp(lx.Seccomp)
+	if proc.NoNewPrivileges {
+		err = filter.load()
 	}
 	if err == nil {
 		err = execDefaultSignals(path, proc)
@@ -325,18 +327,6 @@ func execDefaultSignals(path string, proc *specs.Process) error {
 	}
 	err := unix.Exec(path, proc.Args, proc.Env)
 	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
-}
-
-func loadSeccomp(s *specs.LinuxSeccomp) error {
-	f, err := buildSeccomp(s)
-	if err != nil {
-		return err
-	}
-	defer f.Release()
-	if err := f.Load(); err != nil {
-		return fmt.Errorf("load seccomp: %w", err)
-	}
-	return nil
 }
 
 // lookPath resolves args[0] with the process's own PATH, as the command will see it.

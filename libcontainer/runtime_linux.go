@@ -70,6 +70,10 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 	if err := validate(spec, rootfs); err != nil {
 		return err
 	}
+	filter, err := r.seccompProgram(spec.Linux.Seccomp)
+	if err != nil {
+		return errdefs.Newf(errdefs.ErrInvalid, "%v", err)
+	}
 	lk, err := r.lock(ctx, id)
 	if err != nil {
 		return err
@@ -263,7 +267,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundle string, opts *CreateOpt
 			return fmt.Errorf("createRuntime hook: %w", err)
 		}
 	}
-	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, ID: id, Bundle: bundle}); err != nil {
+	if err := json.NewEncoder(parentSock).Encode(initConfig{Spec: spec, Rootfs: rootfs, NoPivot: opts.NoPivot, ID: id, Bundle: bundle, Seccomp: filter}); err != nil {
 		return fmt.Errorf("send init config: %w", err)
 	}
 	var reply io.Reader = parentSock

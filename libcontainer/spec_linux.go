@@ -99,11 +99,6 @@ func validate(s *specs.Spec, rootfs string) error {
 			}
 		}
 	}
-	if s.Linux.Seccomp != nil {
-		if _, err := buildSeccomp(s.Linux.Seccomp); err != nil {
-			return invalid("%v", err)
-		}
-	}
 	return nil
 }
 
