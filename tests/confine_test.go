@@ -287,11 +287,11 @@ func TestConfineSeccompProfiles(t *testing.T) {
 	os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
 		{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13,"excludes":{"caps":["CAP_SYS_ADMIN"]}}]}`), 0o644)
 	mk := `mkdir /tmp/d 2>&1 && echo made`
-	if got := b.Run("run", "--rm", "--security-opt", "seccomp="+profile, "localhost/bb:1", "sh", "-c", mk).Stdout; !strings.Contains(got, "Permission denied") {
-		t.Errorf("profile file: %q, want mkdir refused with EACCES", got)
+	if r := b.Run("run", "--rm", "--security-opt", "seccomp="+profile, "localhost/bb:1", "sh", "-c", mk); !strings.Contains(r.Stdout, "Permission denied") {
+		t.Errorf("profile file: exit %d, %q, %q; want mkdir refused with EACCES", r.Code, r.Stdout, r.Stderr)
 	}
-	if got := b.Run("run", "--rm", "--security-opt", "seccomp="+profile, "--cap-add", "SYS_ADMIN", "localhost/bb:1", "sh", "-c", mk).Stdout; got != "made\n" {
-		t.Errorf("profile file with CAP_SYS_ADMIN: %q, want made", got)
+	if r := b.Run("run", "--rm", "--security-opt", "seccomp="+profile, "--cap-add", "SYS_ADMIN", "localhost/bb:1", "sh", "-c", mk); r.Stdout != "made\n" {
+		t.Errorf("profile file with CAP_SYS_ADMIN: exit %d, %q, %q; want made", r.Code, r.Stdout, r.Stderr)
 	}
 	os.WriteFile(filepath.Join(dir, "broken.json"), []byte(`{"defaultAction":"SCMP_ACT_NOPE"}`), 0o644)
 	b.Run("run", "--rm", "--security-opt", "seccomp="+filepath.Join(dir, "broken.json"), "localhost/bb:1", "true").
