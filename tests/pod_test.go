@@ -150,6 +150,13 @@ func TestPodLifecycle(t *testing.T) {
 		t.Errorf("netns files left after pod rm -f: %d", len(ents))
 	}
 	b.Run("network", "rm", "tpod-life").WantSuccess(t) // nothing holds an address on it
+	// Every pod operation is in the event log, with the pod's name and labels.
+	evs := b.Run("events", "--until", "0s", "--filter", "type=pod", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.app}}").WantSuccess(t).Stdout
+	want := "create tp-web shop\nstop tp-web shop\nstart tp-web shop\nstop tp-web shop\nstart tp-web shop\n" +
+		"pause tp-web shop\nunpause tp-web shop\nremove tp-web shop\n"
+	if evs != want {
+		t.Errorf("pod events:\n%s\nwant:\n%s", evs, want)
+	}
 }
 
 // sameLines compares output lines with want, ignoring order.

@@ -245,6 +245,11 @@ func (e *Engine) CreatePod(ctx context.Context, o PodOptions) (p *Pod, retErr er
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if retErr == nil {
+			e.podEvent(p, "create")
+		}
+	}()
 	if o.NoInfra {
 		return p, db.Pods().Insert(ctx, state.Row{ID: p.ID, Name: p.Name, Created: p.Created.UnixNano(), Record: p})
 	}
@@ -273,8 +278,12 @@ func (e *Engine) CreatePod(ctx context.Context, o PodOptions) (p *Pod, retErr er
 		_ = db.Pods().Delete(context.Background(), p.ID, c.ID)
 		return nil, err
 	}
+	e.containerEvent(c, "create")
 	return p, nil
 }
+
+// podEvent records action on p in the event log, with its name and labels.
+func (e *Engine) podEvent(p *Pod, action string) { e.EmitPod(action, p.ID, p.Name, p.Options.Labels) }
 
 // Pod loads a pod by name, id or id prefix.
 func (e *Engine) Pod(ctx context.Context, ref string) (*Pod, error) {

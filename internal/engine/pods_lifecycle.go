@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/state"
 )
 
 // PodRemoveOptions are `pod rm`'s flags.
@@ -54,13 +55,17 @@ func (e *Engine) RemovePod(ctx context.Context, ref string, o PodRemoveOptions) 
 		return errors.Join(errs...)
 	}
 	if infra != nil {
-		return e.RemoveContainer(ctx, infra.ID, RemoveOptions{Force: true, withPod: true})
+		err = e.RemoveContainer(ctx, infra.ID, RemoveOptions{Force: true, withPod: true})
+	} else {
+		var db *state.DB
+		if db, err = e.DB(ctx); err == nil {
+			err = db.Pods().Delete(ctx, p.ID, p.InfraID)
+		}
 	}
-	db, err := e.DB(ctx)
-	if err != nil {
-		return err
+	if err == nil {
+		e.podEvent(p, "remove")
 	}
-	return db.Pods().Delete(ctx, p.ID, p.InfraID)
+	return err
 }
 
 // StartPod starts a pod's infra container, then its other containers in the order they were
@@ -86,6 +91,7 @@ func (e *Engine) StartPod(ctx context.Context, ref string) (*Pod, error) {
 			errs = append(errs, fmt.Errorf("start container %s of pod %s: %w", c.Name, p.Name, err))
 		}
 	}
+	e.podEvent(p, "start")
 	return p, errors.Join(errs...)
 }
 
@@ -114,6 +120,7 @@ func (e *Engine) StopPod(ctx context.Context, ref string, timeout *time.Duration
 			}
 		}
 	}
+	e.podEvent(p, "stop")
 	return p, nil
 }
 
@@ -135,10 +142,15 @@ func (e *Engine) KillPod(ctx context.Context, ref string, sig syscall.Signal) (*
 	if err != nil {
 		return nil, err
 	}
-	return p, e.eachPodContainer(ctx, p, cs, true, func(c *Container) error {
+	err = e.eachPodContainer(ctx, p, cs, true, func(c *Container) error {
 		_, err := e.KillContainer(ctx, c.ID, sig)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	e.podEvent(p, "kill")
+	return p, nil
 }
 
 // PausePod pauses (or, with pause false, unpauses) every running (paused) container of the pod.
@@ -164,10 +176,15 @@ func (e *Engine) PausePod(ctx context.Context, ref string, pause bool) (*Pod, er
 	if len(targets) == 0 {
 		return nil, errdefs.Newf(errdefs.ErrInvalid, "pod %s has no %s containers", p.Name, want)
 	}
-	return p, e.eachPodContainer(ctx, p, targets, true, func(c *Container) error {
+	err = e.eachPodContainer(ctx, p, targets, true, func(c *Container) error {
 		_, err := e.PauseContainer(ctx, c.ID, pause)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	e.podEvent(p, map[bool]string{true: "pause", false: "unpause"}[pause])
+	return p, nil
 }
 
 // eachPodContainer runs fn on the pod's active containers in parallel, then on the infra
@@ -281,5 +298,7 @@ func (e *Engine) podMemberExited(ctx context.Context, c *Container) {
 	}
 	if _, err := e.StopContainer(ctx, p.InfraID, nil); err != nil {
 		logrus.WithField("pod", p.ID).Warnf("exit policy stop: stop infra container: %v", err)
+		return
 	}
+	e.podEvent(p, "stop")
 }
