@@ -1,9 +1,11 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -406,4 +408,32 @@ func TestWaitConditionInspectNetworkAliases(t *testing.T) {
 		t.Errorf("run --network podman: %q", got)
 	}
 	wantFailure(t, b.Run("network", "create", "podman"), "network name podman is reserved")
+}
+
+func TestDeviceThrottle(t *testing.T) {
+	b := withImage(t)
+	dev := ""
+	for _, d := range []string{"/dev/loop0", "/dev/sda", "/dev/vda", "/dev/nvme0n1"} {
+		if fi, err := os.Stat(d); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+			dev = d
+			break
+		}
+	}
+	if dev == "" {
+		t.Skip("no block device to throttle")
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dev, &st); err != nil {
+		t.Fatal(err)
+	}
+	num := fmt.Sprintf("%d:%d", (st.Rdev>>8)&0xfff, (st.Rdev&0xff)|((st.Rdev>>12)&0xfff00))
+	id := strings.TrimSpace(b.Run("run", "-d", "--device-read-bps", dev+":1M", "--device-write-iops", dev+":100", "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
+	got := b.Run("exec", id, "sh", "-c", "cat /sys/fs/cgroup/io.max 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device").WantSuccess(t).Stdout
+	v2 := num + " rbps=1048576 wbps=max riops=max wiops=100\n"
+	v1 := num + " 1048576\n" + num + " 100\n"
+	if got != v1 && !strings.Contains(got, v2) {
+		t.Errorf("throttles in the container's cgroup: %q, want %q (v1) or a line %q (v2)", got, v1, v2)
+	}
+	wantFailure(t, b.Run("create", "--device-read-bps", dev, "localhost/bb:1"), "want PATH:RATE")
+	wantFailure(t, b.Run("create", "--device-read-iops", dev+":lots", "localhost/bb:1"), "operations per second")
 }

@@ -3,7 +3,10 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	units "github.com/docker/go-units"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -23,6 +26,43 @@ type PodmanOptions struct {
 	ConmonPidFile string `json:",omitempty"`
 	// InitPath is --init-path: the init binary --init runs instead of berth's own.
 	InitPath string `json:",omitempty"`
+	// Throttle are --device-read-bps, --device-write-bps, --device-read-iops and
+	// --device-write-iops.
+	Throttle []ThrottleDevice `json:",omitempty"`
+}
+
+// ThrottleDevice is one I/O limit on a block device.
+type ThrottleDevice struct {
+	Path string
+	Kind string // rbps, wbps, riops, wiops
+	Rate uint64
+}
+
+// ParseThrottle parses one --device-{read,write}-{bps,iops} value, PATH:RATE (bps rates take
+// units: 1M, 10kb), for kind rbps, wbps, riops or wiops.
+func ParseThrottle(kind, v string) (ThrottleDevice, error) {
+	p, rate, ok := strings.Cut(v, ":")
+	t := ThrottleDevice{Path: p, Kind: kind}
+	if !ok || p == "" || rate == "" {
+		return t, errdefs.Newf(errdefs.ErrInvalid, "invalid throttle %q: want PATH:RATE", v)
+	}
+	if !strings.HasPrefix(p, "/dev/") {
+		return t, errdefs.Newf(errdefs.ErrInvalid, "invalid throttle %q: %s is not a device path", v, p)
+	}
+	if strings.HasSuffix(kind, "bps") {
+		n, err := units.RAMInBytes(rate)
+		if err != nil || n < 0 {
+			return t, errdefs.Newf(errdefs.ErrInvalid, "invalid throttle %q: bad rate %q", v, rate)
+		}
+		t.Rate = uint64(n)
+		return t, nil
+	}
+	n, err := strconv.ParseUint(rate, 10, 64)
+	if err != nil {
+		return t, errdefs.Newf(errdefs.ErrInvalid, "invalid throttle %q: the rate is a number of operations per second", v)
+	}
+	t.Rate = n
+	return t, nil
 }
 
 // zoneinfo is where --tz finds zones.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
 )
@@ -35,11 +36,48 @@ func (e *Engine) applyPodmanOptions(ctx context.Context, c *Container, s *specs.
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
 	}
+	if err := addThrottles(s, o.Throttle); err != nil {
+		return err
+	}
 	if o.InitPath != "" {
 		for i := range s.Mounts {
 			if s.Mounts[i].Destination == initPath {
 				s.Mounts[i].Source = o.InitPath
 			}
+		}
+	}
+	return nil
+}
+
+// addThrottles puts the I/O limits into the spec's block I/O resources, with the devices'
+// numbers as they are now.
+func addThrottles(s *specs.Spec, ts []ThrottleDevice) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	if s.Linux.Resources.BlockIO == nil {
+		s.Linux.Resources.BlockIO = &specs.LinuxBlockIO{}
+	}
+	b := s.Linux.Resources.BlockIO
+	for _, t := range ts {
+		var st unix.Stat_t
+		if err := unix.Stat(t.Path, &st); err != nil {
+			return errdefs.Newf(errdefs.ErrInvalid, "throttle device %s: %v", t.Path, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFBLK && st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			return errdefs.Newf(errdefs.ErrInvalid, "throttle device %s: not a device", t.Path)
+		}
+		d := specs.LinuxThrottleDevice{Rate: t.Rate}
+		d.Major, d.Minor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+		switch t.Kind {
+		case "rbps":
+			b.ThrottleReadBpsDevice = append(b.ThrottleReadBpsDevice, d)
+		case "wbps":
+			b.ThrottleWriteBpsDevice = append(b.ThrottleWriteBpsDevice, d)
+		case "riops":
+			b.ThrottleReadIOPSDevice = append(b.ThrottleReadIOPSDevice, d)
+		case "wiops":
+			b.ThrottleWriteIOPSDevice = append(b.ThrottleWriteIOPSDevice, d)
 		}
 	}
 	return nil

@@ -216,6 +216,17 @@ func v1Settings(r *specs.LinuxResources) []setting {
 	if r.BlockIO != nil && r.BlockIO.Weight != nil {
 		s = append(s, setting{"blkio", "blkio.weight", strconv.Itoa(int(*r.BlockIO.Weight)), false})
 	}
+	if b := r.BlockIO; b != nil { // one rule per write
+		for _, t := range []struct {
+			file string
+			devs []specs.LinuxThrottleDevice
+		}{{"blkio.throttle.read_bps_device", b.ThrottleReadBpsDevice}, {"blkio.throttle.write_bps_device", b.ThrottleWriteBpsDevice},
+			{"blkio.throttle.read_iops_device", b.ThrottleReadIOPSDevice}, {"blkio.throttle.write_iops_device", b.ThrottleWriteIOPSDevice}} {
+			for _, d := range t.devs {
+				s = append(s, setting{"blkio", t.file, fmt.Sprintf("%d:%d %d", d.Major, d.Minor, d.Rate), false})
+			}
+		}
+	}
 	return s
 }
 
@@ -260,6 +271,16 @@ func v2Settings(r *specs.LinuxResources) []setting {
 	if r.BlockIO != nil && r.BlockIO.Weight != nil {
 		w := 1 + (uint64(*r.BlockIO.Weight)-10)*9999/990
 		s = append(s, setting{"", "io.weight", strconv.FormatUint(w, 10), false})
+	}
+	if b := r.BlockIO; b != nil { // io.max takes one device's keys per write
+		for _, t := range []struct {
+			key  string
+			devs []specs.LinuxThrottleDevice
+		}{{"rbps", b.ThrottleReadBpsDevice}, {"wbps", b.ThrottleWriteBpsDevice}, {"riops", b.ThrottleReadIOPSDevice}, {"wiops", b.ThrottleWriteIOPSDevice}} {
+			for _, d := range t.devs {
+				s = append(s, setting{"", "io.max", fmt.Sprintf("%d:%d %s=%d", d.Major, d.Minor, t.key, d.Rate), false})
+			}
+		}
 	}
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -102,5 +103,25 @@ func TestManagerV2(t *testing.T) {
 	}
 	if _, err := os.Stat(m.dir("")); !os.IsNotExist(err) {
 		t.Errorf("Destroy left %s: %v", m.dir(""), err)
+	}
+}
+
+func TestThrottleSettings(t *testing.T) {
+	r := &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{
+		ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 1, Minor: 5}, Rate: 1048576}},
+		ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 100}},
+	}}
+	tests := []struct {
+		name string
+		got  []setting
+		want []setting
+	}{
+		{"v1", v1Settings(r), []setting{{"blkio", "blkio.throttle.read_bps_device", "1:5 1048576", false}, {"blkio", "blkio.throttle.write_iops_device", "8:0 100", false}}},
+		{"v2", v2Settings(r), []setting{{"", "io.max", "1:5 rbps=1048576", false}, {"", "io.max", "8:0 wiops=100", false}}},
+	}
+	for _, tc := range tests {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s settings = %v, want %v", tc.name, tc.got, tc.want)
+		}
 	}
 }

@@ -30,6 +30,7 @@ type podmanRunFlags struct {
 	timeout      uint
 	conmonPID    string
 	initPath     string
+	throttle     map[string]*[]string // rbps, wbps, riops, wiops
 }
 
 func (p *podmanRunFlags) add(fs *pflag.FlagSet) {
@@ -44,6 +45,11 @@ func (p *podmanRunFlags) add(fs *pflag.FlagSet) {
 	fs.UintVar(&p.timeout, "timeout", 0, "Seconds the container may run before it is killed (0: no limit)")
 	fs.StringVar(&p.conmonPID, "conmon-pidfile", "", "Write the pid of the container's monitor (Podman's conmon) to the file")
 	fs.StringVar(&p.initPath, "init-path", "", "Path to the init binary --init runs (default: berth's own)")
+	p.throttle = map[string]*[]string{"rbps": new([]string), "wbps": new([]string), "riops": new([]string), "wiops": new([]string)}
+	fs.StringArrayVar(p.throttle["rbps"], "device-read-bps", nil, "Limit read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)")
+	fs.StringArrayVar(p.throttle["wbps"], "device-write-bps", nil, "Limit write rate to a device (PATH:RATE)")
+	fs.StringArrayVar(p.throttle["riops"], "device-read-iops", nil, "Limit read operations per second from a device (PATH:N)")
+	fs.StringArrayVar(p.throttle["wiops"], "device-write-iops", nil, "Limit write operations per second to a device (PATH:N)")
 }
 
 // apply validates the flags into o.
@@ -112,6 +118,15 @@ func (p *podmanRunFlags) apply(cmd *cobra.Command, o *engine.CreateOptions) erro
 			return err
 		}
 		o.TZ = p.tz
+	}
+	for _, kind := range []string{"rbps", "wbps", "riops", "wiops"} {
+		for _, v := range *p.throttle[kind] {
+			t, err := engine.ParseThrottle(kind, v)
+			if err != nil {
+				return err
+			}
+			o.Throttle = append(o.Throttle, t)
+		}
 	}
 	o.Timeout = p.timeout
 	o.ConmonPidFile = p.conmonPID
