@@ -437,3 +437,18 @@ func TestDeviceThrottle(t *testing.T) {
 	wantFailure(t, b.Run("create", "--device-read-bps", dev, "localhost/bb:1"), "want PATH:RATE")
 	wantFailure(t, b.Run("create", "--device-read-iops", dev+":lots", "localhost/bb:1"), "operations per second")
 }
+
+// A container whose runtime fails (here: not a runtime at all) is still removed by rm -f, and
+// the runtime's failure is reported with its message, not as a silent exit status.
+func TestRemoveWithBrokenRuntime(t *testing.T) {
+	b := withImage(t)
+	r := b.Run("run", "-d", "--name", "broken", "--runtime", "/bin/false", "localhost/bb:1", "true")
+	if r.Code == 0 {
+		t.Fatalf("run with /bin/false as runtime succeeded: %q", r.Stdout)
+	}
+	wantFailure(t, b.Run("rm", "broken"), "false delete")
+	b.Run("rm", "-f", "broken").WantExit(t, 0)
+	if out := b.Run("ps", "-aq").WantSuccess(t).Stdout; out != "" {
+		t.Errorf("rm -f left %q", out)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/libnet"
@@ -415,7 +417,12 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 	defer release()
 	e.noteDie(c)
 	if err := e.cleanupRuntime(ctx, c); err != nil {
-		return err
+		if !o.Force {
+			return err
+		}
+		// A runtime that cannot delete what it never created (or is gone) must not keep a
+		// forced removal from removing the record.
+		logrus.Warnf("remove container %s: %v", c.Name, err)
 	}
 	if err := e.removeLocked(ctx, c, o.Volumes); err != nil {
 		return err

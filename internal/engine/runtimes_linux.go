@@ -78,7 +78,9 @@ func (r binaryRuntime) run(ctx context.Context, args ...string) ([]byte, error) 
 		if strings.Contains(msg, "does not exist") || strings.Contains(msg, "not exist") {
 			return nil, errdefs.Newf(errdefs.ErrNotFound, "%s %s: %s", filepath.Base(r.path), args[0], msg)
 		}
-		return nil, fmt.Errorf("%s %s: %s: %w", filepath.Base(r.path), args[0], msg, err)
+		// %v: the runtime's exit status is not the container's (an *exec.ExitError in the
+		// chain would be taken for it and the message dropped).
+		return nil, fmt.Errorf("%s %s: %s: %v", filepath.Base(r.path), args[0], msg, err)
 	}
 	return out, nil
 }
