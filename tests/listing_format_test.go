@@ -122,6 +122,13 @@ func TestRunDetails(t *testing.T) {
 	if got := b.Run("ps", "-a", "-q", "--filter", "label=org.test.name=busybox").WantSuccess(t).Stdout; strings.Count(got, "\n") != 1 {
 		t.Errorf("ps --filter on an image label: %q", got)
 	}
+	// Numbers in inspect templates compare and print as over Docker's typed structs.
+	if got := b.Run("inspect", "--format", `{{if eq .State.ExitCode 0}}zero{{end}} {{.State.Pid}}`, "lab").WantSuccess(t).Stdout; got != "zero 0\n" {
+		t.Errorf("inspect numbers: %q", got)
+	}
+	if got := b.Run("info", "--format", "{{.Host.MemTotal}}").WantSuccess(t).Stdout; strings.ContainsAny(got, "e.") {
+		t.Errorf("info MemTotal printed %q, want digits", got)
+	}
 	driver := strings.TrimSpace(b.Run("info", "--format", "{{.Store.GraphDriverName}}").WantSuccess(t).Stdout)
 	var gd struct {
 		Name string

@@ -36,17 +36,18 @@ type Info struct {
 		OCIRuntime    struct{ Name, Path string }
 	}
 	Store struct {
-		Driver          string
-		GraphDriverName string
-		Root            string
-		GraphRoot       string
-		RunRoot         string
-		VolumePath      string
-		ConfigFile      []string
-		Images          int
-		Containers      int
-		ImageStore      struct{ Number int }
-		ContainerStore  struct{ Number, Paused, Running, Stopped int }
+		Driver            string
+		GraphDriverName   string
+		BackingFilesystem string
+		Root              string
+		GraphRoot         string
+		RunRoot           string
+		VolumePath        string
+		ConfigFile        []string
+		Images            int
+		Containers        int
+		ImageStore        struct{ Number int }
+		ContainerStore    struct{ Number, Paused, Running, Stopped int }
 	}
 	Version struct {
 		Version, APIVersion, GoVersion, OsArch, OS string
@@ -66,11 +67,7 @@ func (e *Engine) Info(ctx context.Context) (*Info, error) {
 	i.Host.OS = runtime.GOOS
 	i.Host.Arch = runtime.GOARCH
 	i.Host.CPUs = runtime.NumCPU()
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err == nil {
-		i.Host.MemTotal = int64(si.Totalram) * int64(si.Unit)
-		i.Host.MemFree = int64(si.Freeram) * int64(si.Unit)
-	}
+	i.Host.MemTotal, i.Host.MemFree = hostMemInfo()
 	i.Host.Distribution.Distribution, i.Host.Distribution.Version, i.Host.Distribution.PrettyName = osRelease()
 	i.Host.CgroupVersion = string(cgroups.DetectMode())
 	i.Host.CgroupManager = "cgroupfs"
@@ -81,6 +78,7 @@ func (e *Engine) Info(ctx context.Context) (*Info, error) {
 		i.Host.OCIRuntime.Name = e.Config.Runtime
 	}
 	i.Host.OCIRuntime.Path, _ = os.Executable()
+	i.Store.BackingFilesystem = backingFilesystem(e.Config.Root)
 	i.Store.Driver = e.Config.StorageDriver
 	i.Store.GraphDriverName = e.Config.StorageDriver
 	i.Store.Root = e.Config.Root
@@ -156,7 +154,7 @@ func (i *Info) Docker() map[string]any {
 		"ContainersStopped": cs.Stopped,
 		"Images":            i.Store.Images,
 		"Driver":            i.Store.Driver,
-		"DriverStatus":      [][2]string{{"Backing Filesystem", "extfs"}},
+		"DriverStatus":      [][2]string{{"Backing Filesystem", i.Store.BackingFilesystem}},
 		"Plugins": map[string][]string{
 			"Volume": {"local"}, "Network": {"bridge", "host", "macvlan", "null"}, "Log": {"k8s-file", "json-file", "none"},
 		},

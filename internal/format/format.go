@@ -249,12 +249,8 @@ func Inspect(w io.Writer, format string, objs []any) error {
 	}
 	for _, o := range objs {
 		// Templates see the JSON shape (Docker's field names), not Go's.
-		var generic any
-		b, err := json.Marshal(o)
+		generic, err := jsonShape(o)
 		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(b, &generic); err != nil {
 			return err
 		}
 		if err := tmpl.Execute(w, generic); err != nil {
@@ -262,6 +258,43 @@ func Inspect(w io.Writer, format string, objs []any) error {
 		}
 	}
 	return nil
+}
+
+// jsonShape turns v into what its JSON decodes to, with whole numbers as int64 rather than
+// float64, so `{{if eq .State.ExitCode 0}}` compares and `{{.Host.MemTotal}}` prints digits as
+// they do over Docker's typed structs.
+func jsonShape(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return numbers(generic), nil
+}
+
+func numbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if n, err := t.Int64(); err == nil {
+			return n
+		}
+		f, _ := t.Float64()
+		return f
+	case map[string]any:
+		for k, e := range t {
+			t[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = numbers(e)
+		}
+	}
+	return v
 }
 
 // Object prints one value through a template that sees its Go fields and methods, or as

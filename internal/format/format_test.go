@@ -128,3 +128,19 @@ func TestObject(t *testing.T) {
 		t.Errorf("Object = %q", b.String())
 	}
 }
+
+func TestInspectNumbers(t *testing.T) {
+	type state struct {
+		ExitCode int
+		Pid      int64
+		Ratio    float64
+	}
+	o := struct{ State state }{state{ExitCode: 0, Pid: 25276203008, Ratio: 0.5}}
+	var b bytes.Buffer
+	if err := Inspect(&b, `{{if eq .State.ExitCode 0}}zero{{end}} {{.State.Pid}} {{.State.Ratio}} {{gt .State.Pid 1}}`, []any{o}); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "zero 25276203008 0.5 true\n" {
+		t.Errorf("Inspect = %q", b.String())
+	}
+}
