@@ -20,8 +20,8 @@ import (
 	"github.com/berth-project/berth/internal/cdi"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
-	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/internal/systemd"
+	"github.com/berth-project/berth/internal/userns"
 )
 
 // Commands returns the `container` and `volume` groups and the top-level forms Docker has.
