@@ -54,6 +54,8 @@ func TestEventsContainerLifecycle(t *testing.T) {
 	b.Run("unpause", "evd").WantSuccess(t)
 	b.Run("kill", "-s", "USR1", "evd").WantSuccess(t)
 	b.Run("exec", "evd", "sh", "-c", "exit 4").WantExit(t, 4)
+	b.Run("commit", "-m", "snap", "evd", "localhost/evcommit:1").WantSuccess(t)
+	b.Run("export", "-o", filepath.Join(t.TempDir(), "evd.tar"), "evd").WantSuccess(t)
 	b.Run("rename", "evd", "evd2").WantSuccess(t)
 	b.Run("restart", "-t", "1", "evd2").WantSuccess(t)
 	b.Run("stop", "-t", "1", "evd2").WantSuccess(t)
@@ -63,7 +65,7 @@ func TestEventsContainerLifecycle(t *testing.T) {
 		"container create evrm", "container attach evrm", "container start evrm", "container die evrm", "container destroy evrm",
 		"container create evd", "container start evd", "container pause evd", "container unpause evd", "container kill evd",
 		"container exec_create: sh -c exit 4 evd", "container exec_start: sh -c exit 4 evd", "container exec_die evd",
-		"container rename evd2",
+		"container commit evd", "container export evd", "container rename evd2",
 		"container kill evd2", "container die evd2", "container stop evd2", "container start evd2", "container restart evd2",
 		"container kill evd2", "container die evd2", "container stop evd2", "container destroy evd2")
 	// One die per exit, however the monitor's cleanup and run --rm's removal race.
@@ -94,6 +96,9 @@ func TestEventsContainerLifecycle(t *testing.T) {
 	}
 	if a := attrs("--filter", "event=rename"); a["oldName"] != "/evd" || a["name"] != "evd2" {
 		t.Errorf("rename attributes %v", a)
+	}
+	if a := attrs("--filter", "event=commit"); a["comment"] != "snap" || !strings.HasPrefix(a["imageID"], "sha256:") || a["imageRef"] != "localhost/evcommit:1" {
+		t.Errorf("commit attributes %v", a)
 	}
 }
 

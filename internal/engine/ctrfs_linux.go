@@ -84,7 +84,11 @@ func (e *Engine) ExportContainer(ctx context.Context, ref string, w io.Writer) e
 	if err != nil {
 		return err
 	}
-	return e.withLayer(ctx, c, func(root string) error { return archive.Tar(ctx, root, w, nil) })
+	if err := e.withLayer(ctx, c, func(root string) error { return archive.Tar(ctx, root, w, nil) }); err != nil {
+		return err
+	}
+	e.containerEvent(c, "export")
+	return nil
 }
 
 // layerDiff streams the container's changes as an OCI layer tar; close it when done.
@@ -212,7 +216,12 @@ func (e *Engine) CommitContainer(ctx context.Context, ctrRef, ref string, o Comm
 	pr := layerDiff(ctx, store, c.ID)
 	defer pr.Close()
 	h := v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "berth commit " + c.Name, Comment: o.Message, Author: o.Author}
-	return store.Commit(ctx, parent, pr, cfg, h, names)
+	img, err := store.Commit(ctx, parent, pr, cfg, h, names)
+	if err != nil {
+		return nil, err
+	}
+	e.containerEvent(c, "commit", "comment", o.Message, "imageID", img.ID, "imageRef", ref)
+	return img, nil
 }
 
 // Top runs ps with args (default -ef) on the host and keeps the container's processes.
