@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
@@ -125,13 +126,30 @@ func Apply(ctx context.Context, e *engine.Engine, plan *Plan, o ApplyOptions) (_
 		if !pp.Start {
 			continue
 		}
-		for _, id := range played.Pods[i].Containers {
-			if _, err := e.StartContainer(ctx, id, nil); err != nil {
-				return nil, fmt.Errorf("start pod %s: %w", pp.Name, err)
-			}
+		if err := startPod(ctx, e, played.Pods[i].Containers); err != nil {
+			return nil, fmt.Errorf("start pod %s: %w", pp.Name, err)
 		}
 	}
 	return played, nil
+}
+
+// startPod starts a pod's containers: the first alone, as it brings up the pod's infra
+// container, then the others at once (each start mostly waits for its monitor and runtime).
+func startPod(ctx context.Context, e *engine.Engine, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := e.StartContainer(ctx, ids[0], nil); err != nil {
+		return err
+	}
+	var g errgroup.Group
+	for _, id := range ids[1:] {
+		g.Go(func() error {
+			_, err := e.StartContainer(ctx, id, nil)
+			return err
+		})
+	}
+	return g.Wait()
 }
 
 // createPod creates pp's pod, runs its init containers in order (each must exit 0; they are
