@@ -393,3 +393,15 @@ func TestConfineRootless(t *testing.T) {
 		t.Errorf("rootless container: %q, want nothing but done", r.Stdout)
 	}
 }
+
+// TestConfineReadonlyBindIsRecursive: -v SRC:DST:ro makes the mounts under SRC read-only too
+// (as Docker 25+), so -v /sys:/hostsys:ro does not hand out the host's cgroup hierarchies.
+func TestConfineReadonlyBindIsRecursive(t *testing.T) {
+	b := withHostileImage(t)
+	r := b.Run("run", "--rm", "-v", "/sys:/hostsys:ro", "localhost/bb:1", "sh", "-c",
+		`n=0; for f in /hostsys/fs/cgroup/*/cgroup.procs /hostsys/fs/cgroup/cgroup.procs; do [ -e "$f" ] || continue; n=$((n+1)); (exec 3>>"$f") 2>/dev/null && echo "writable $f"; done; echo "probed $n"
+		awk '$5 ~ "^/hostsys" && $6 !~ "^ro" {print "rw mount " $5}' /proc/self/mountinfo`).WantSuccess(t)
+	if !regexp.MustCompile(`^probed [1-9]\d*\n$`).MatchString(r.Stdout) {
+		t.Errorf("-v /sys:/hostsys:ro: %q, want every mount read-only", r.Stdout)
+	}
+}

@@ -329,6 +329,11 @@ func (e *Engine) addMounts(ctx context.Context, c *Container, s *specs.Spec, roo
 		}
 		if m.ReadOnly {
 			sm.Options = append(sm.Options, "ro")
+			if sm.Type == "bind" {
+				// As Docker 25+: the mounts under a read-only bind are read-only too (rro, which
+				// runc 1.1+ and crun also take; a bind mount ignores it where unknown).
+				sm.Options = append(sm.Options, "rro")
+			}
 		}
 		s.Mounts = append(s.Mounts, sm)
 	}
