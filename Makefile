@@ -45,7 +45,7 @@ test: deps berth
 FUZZTIME ?= 3s
 FUZZ_TARGETS := ./libimage/archive:FuzzUnpack ./build:FuzzParse ./libimage:FuzzParseReference \
 	./libnet:FuzzParsePorts ./internal/engine:FuzzParseSecurityOpt ./internal/engine:FuzzParseDevice \
-	./internal/engine:FuzzValidateSeccompProfile
+	./internal/engine:FuzzValidateSeccompProfile ./internal/events:FuzzParseBound ./internal/events:FuzzReadSegment
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz $${t#*:} ($${t%%:*}, $(FUZZTIME))"; \
