@@ -33,6 +33,19 @@ func ParseFilter(args []string) (Filter, error) {
 	return f, nil
 }
 
+// NewFilter checks the keys of m, the Engine API's filters parameter ({"type":["container"]}),
+// and returns it as a Filter.
+func NewFilter(m map[string][]string) (Filter, error) {
+	f := Filter{}
+	for k, vs := range m {
+		if !filterKeys[k] {
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid filter '%s'", k)
+		}
+		f[k] = append([]string(nil), vs...)
+	}
+	return f, nil
+}
+
 // String renders f as KEY=VALUE arguments, sorted.
 func (f Filter) String() string {
 	var out []string

@@ -76,6 +76,19 @@ func TestParseFilterErrors(t *testing.T) {
 	}
 }
 
+func TestNewFilter(t *testing.T) {
+	f, err := NewFilter(map[string][]string{"type": {"container"}, "event": {"die", "stop"}})
+	if err != nil {
+		t.Fatalf("NewFilter: %v", err)
+	}
+	if got := f.String(); got != "event=die,event=stop,type=container" {
+		t.Errorf("NewFilter(...).String() = %q", got)
+	}
+	if _, err := NewFilter(map[string][]string{"colour": {"red"}}); err == nil {
+		t.Errorf("NewFilter accepted an unknown key")
+	}
+}
+
 func TestParseBound(t *testing.T) {
 	now := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
