@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-project/berth/tests/fixture"
 )
 
 // Pod tests use networks named tpod-* with a random free subnet in 10.240-249.x.0/24: the
@@ -361,4 +363,57 @@ func TestPodCrashConsistency(t *testing.T) {
 	b.Run("pod", "create", "--name", "tp-crash0", "--network", "tpod-crash").WantSuccess(t)
 	b.Run("pod", "rm", "tp-crash0").WantSuccess(t)
 	b.Run("network", "rm", "tpod-crash").WantSuccess(t)
+}
+
+func TestRootlessPod(t *testing.T) {
+	b := NewRootlessBerth(t)
+	t.Cleanup(func() { b.Run("pod", "rm", "-af") })
+	p := filepath.Join(filepath.Dir(b.Root), "bb.tar")
+	if err := fixture.WriteDockerArchive(p, "localhost/bb:1", busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	b.Run("load", "-i", p).WantSuccess(t)
+	// Each rootless berth command has its own user namespace: containers made first and
+	// started together by pod start share the infra container's namespaces.
+	b.Run("pod", "create", "--name", "tp-rl").WantSuccess(t)
+	b.Run("create", "--pod", "tp-rl", "--name", "tp-rl-srv", "localhost/bb:1", "sh", "-c", "while true; do echo rootless-pod | nc -l -p 80; done").WantSuccess(t)
+	b.Run("create", "--pod", "tp-rl", "--name", "tp-rl-cli", "localhost/bb:1", "sh", "-c", ncRetry("127.0.0.1")+"; hostname; sleep 100").WantSuccess(t)
+	b.Run("pod", "start", "tp-rl").WantSuccess(t)
+	eventually(t, "the rootless client reached its neighbour", func() bool {
+		return b.Run("logs", "tp-rl-cli").Stdout == "rootless-pod\ntp-rl\n"
+	})
+	b.Run("run", "--rm", "--pod", "tp-rl", "localhost/bb:1", "true").WantError(t, 125, "create the containers and start them together with pod start")
+	b.Run("pod", "rm", "-f", "tp-rl").WantSuccess(t)
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("containers left after rootless pod rm -f: %q", got)
+	}
+}
+
+// TestPodInfraMemory reports what a pod's infra process costs: berth-pause touches a few
+// pages of its binary (shared page cache) and little memory of its own.
+func TestPodInfraMemory(t *testing.T) {
+	RequireRoot(t)
+	b := NewBerth(t)
+	t.Cleanup(func() { b.Run("pod", "rm", "-af") })
+	b.Run("pod", "create", "--name", "tp-mem", "--network", "none").WantSuccess(t)
+	b.Run("pod", "start", "tp-mem").WantSuccess(t) // no image pulled or loaded: the pause image is berth's own
+	infra := podInspect(t, b, "tp-mem")["InfraContainerID"].(string)
+	pid := strings.TrimSpace(b.Run("inspect", "-f", "{{.State.Pid}}", infra).WantSuccess(t).Stdout)
+	if cmdline := string(must(os.ReadFile("/proc/" + pid + "/cmdline"))); cmdline != "/berth-pause\x00" {
+		t.Fatalf("infra process runs %q, want /berth-pause", cmdline)
+	}
+	var anon int
+	for _, l := range strings.Split(string(must(os.ReadFile("/proc/"+pid+"/status"))), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "RssAnon:") || strings.HasPrefix(l, "RssFile:") {
+			t.Logf("infra %s", strings.Join(strings.Fields(l), " "))
+		}
+		if strings.HasPrefix(l, "RssAnon:") {
+			fmt.Sscan(strings.Fields(l)[1], &anon)
+		}
+	}
+	if anon == 0 || anon > 512 {
+		t.Errorf("infra process anonymous memory %d kB, want at most 512 kB", anon)
+	}
+	b.Run("pod", "rm", "-f", "tp-mem").WantSuccess(t)
 }

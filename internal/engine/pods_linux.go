@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -39,6 +42,14 @@ func (e *Engine) joinPodNamespaces(ctx context.Context, c *Container, s *specs.S
 	}
 	if !infra.Active() || infra.Pid <= 0 {
 		return errdefs.Newf(errdefs.ErrInvalid, "cannot join pod %s: its infra container %s is not running", p.Name, infra.Name)
+	}
+	if len(p.Share()) > 0 {
+		// Rootless, each berth command makes its own user namespace: the infra container's
+		// namespaces belong to the one of the command that started it, and a process of
+		// another cannot join them (the runtime would fail on the path with EACCES).
+		if _, err := os.Stat("/proc/" + strconv.Itoa(infra.Pid) + "/ns/net"); errors.Is(err, fs.ErrPermission) {
+			return errdefs.Newf(errdefs.ErrNotSupported, "cannot join pod %s: its namespaces belong to the user namespace of the berth command that started its infra container; create the containers and start them together with pod start", p.Name)
+		}
 	}
 	for _, share := range p.Share() {
 		t, ok := podNamespaces[share]
