@@ -589,3 +589,39 @@ spec:
 		t.Errorf("a failed play left pods: %q", got)
 	}
 }
+
+// TestKubePlayProbes: exec, httpGet and tcpSocket livenessProbes become health checks that
+// pass against a live server, and a failing one makes the container unhealthy.
+func TestKubePlayProbes(t *testing.T) {
+	b := withImage(t)
+	kubeNetwork(t, b, "kubeprobe", "10.239.11.0/24")
+	f := kubeFile(t, `apiVersion: v1
+kind: Pod
+metadata: {name: probes}
+spec:
+  containers:
+  - name: web
+    image: localhost/bb:1
+    command: [sh, -c, "while true; do printf 'HTTP/1.0 200 OK\r\n\r\nok' | nc -l -p 8080; done"]
+    ports: [{name: http, containerPort: 8080}]
+    livenessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+  - name: tcp
+    image: localhost/bb:1
+    command: [sleep, "1000"]
+    livenessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+  - name: cmd
+    image: localhost/bb:1
+    command: [sleep, "1000"]
+    livenessProbe: {exec: {command: [test, -d, /tmp]}, periodSeconds: 1}
+  - name: bad
+    image: localhost/bb:1
+    command: [sleep, "1000"]
+    livenessProbe: {exec: {command: [test, -d, /nonexistent]}, periodSeconds: 1, failureThreshold: 1}
+`)
+	b.Run("kube", "play", "--network", "kubeprobe", f).WantSuccess(t)
+	for ctr, want := range map[string]string{"probes-web": "healthy", "probes-tcp": "healthy", "probes-cmd": "healthy", "probes-bad": "unhealthy"} {
+		eventually(t, ctr+" "+want, func() bool {
+			return b.Run("inspect", "--format", "{{.State.Health.Status}}", ctr).Stdout == want+"\n"
+		})
+	}
+}

@@ -340,7 +340,7 @@ func (p *planner) security(obj Object, o *engine.CreateOptions, pod *corev1.PodS
 }
 
 // Probe handlers become health check commands run inside the container, as Podman does:
-// an HTTP probe needs curl or wget in the image, a TCP probe nc.
+// an HTTP probe needs curl or wget in the image, a TCP probe nc (any flavour).
 const (
 	shellPrefix = "/bin/sh"
 )
@@ -434,7 +434,9 @@ func probeTest(pr *corev1.Probe, c corev1.Container) ([]string, error) {
 		if host == "" {
 			host = "localhost"
 		}
-		return []string{"CMD", "nc", "-z", host, strconv.Itoa(port)}, nil
+		// busybox's nc has no -z; it connects and, its stdin at EOF, exits 0 at once.
+		hp := shellQuote(host) + " " + strconv.Itoa(port)
+		return []string{"CMD-SHELL", fmt.Sprintf("nc -z %s 2>/dev/null || nc -w 1 %s </dev/null >/dev/null", hp, hp)}, nil
 	}
 	return nil, nil
 }
