@@ -306,3 +306,24 @@ func TestRootlessBuildFetches(t *testing.T) {
 		t.Errorf("built image says %q", r.Stdout)
 	}
 }
+
+// TestRootlessSharedNamespace: rootless commands share one user namespace, so a later
+// command reaches what an earlier one started: exec joins the container's namespaces and
+// --network container:NAME its network.
+func TestRootlessSharedNamespace(t *testing.T) {
+	b := rootlessWithImage(t)
+	b.Run("run", "-d", "--name", "first", "localhost/bb:1", "sleep", "100").WantSuccess(t)
+	if r := b.Run("exec", "first", "cat", "/proc/1/cmdline").WantSuccess(t); r.Stdout != "sleep\x00100\x00" {
+		t.Errorf("exec sees pid 1 %q, want the container's sleep", r.Stdout)
+	}
+	own := b.Run("exec", "first", "ip", "-4", "-o", "addr", "show", "eth0").WantSuccess(t).Stdout
+	joined := b.Run("run", "--rm", "--network", "container:first", "localhost/bb:1", "ip", "-4", "-o", "addr", "show", "eth0").WantSuccess(t).Stdout
+	if own == "" || joined != own {
+		t.Errorf("--network container:first has %q, first has %q", joined, own)
+	}
+	pause, _ := exec.Command("pgrep", "-u", rootlessUser, "-f", "^berth-userns-pause ").Output()
+	if len(strings.Fields(string(pause))) == 0 {
+		t.Errorf("no pause process holds the user namespace")
+	}
+	b.Run("rm", "-f", "first").WantSuccess(t)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/reexec"
 	"github.com/berth-project/berth/internal/userns"
+	_ "github.com/berth-project/berth/internal/userns/join" // joins the shared rootless user namespace before Go starts
 	_ "github.com/berth-project/berth/libcontainer/nsenter" // joins namespaces for exec before Go starts
 )
 

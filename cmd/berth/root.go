@@ -15,6 +15,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/system"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/paths"
 	"github.com/berth-project/berth/internal/userns"
 )
 
@@ -46,7 +47,7 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 			}
 			// Rootless commands that touch storage run inside the user's namespace.
 			if cli.Engine(cmd).Config.Rootless && !userns.Inside() && !noUserNS[topLevel(cmd).Name()] {
-				return userns.Enter()
+				return userns.Enter(paths.For(paths.FromOS()).RunRoot)
 			}
 			return nil
 		},

@@ -2,10 +2,12 @@
 // the /etc/subuid and /etc/subgid ranges are mapped, as `podman unshare` does. Image layers
 // then keep their in-image owners, and overlay mounts work, without any privilege on the host.
 //
-// The whole berth command re-executes itself: the parent starts a child in new user and mount
-// namespaces, writes the id maps with newuidmap/newgidmap (setuid helpers from uidmap), then
-// releases the child, which execs itself once more so it holds full capabilities in its
-// namespace. The parent forwards signals and exits with the child's status.
+// The whole berth command re-executes itself inside the user's one shared namespace, held by
+// a pause process (pause_linux.go) that the first command creates: the parent starts a child
+// in new user and mount namespaces, writes the id maps with newuidmap/newgidmap (setuid
+// helpers from uidmap), then releases the child, which execs itself once more so it holds
+// full capabilities in its namespace. Later commands join that namespace (package join) in
+// a mount namespace of their own. The parent forwards signals and exits with the child's status.
 package userns
 
 import (
@@ -20,6 +22,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,12 +68,16 @@ func Init() {
 	}
 }
 
-// Enter re-runs the current command inside a new user namespace and exits with its status.
-// It returns only on failure to set the namespace up.
-func Enter() error {
-	cmd, err := Start(os.Args, nil)
+// Enter re-runs the current command inside the user's shared user namespace (whose pause
+// lives in dir, see pause_linux.go), or a new one of its own when that cannot be had, and
+// exits with its status. It returns only on failure to set a namespace up.
+func Enter(dir string) error {
+	cmd, err := join(dir)
 	if err != nil {
-		return err
+		logrus.Debugf("shared user namespace: %v; using one of this command's own", err)
+		if cmd, err = Start(os.Args, nil); err != nil {
+			return err
+		}
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs)
@@ -101,6 +108,12 @@ func Enter() error {
 // Start starts argv (argv[0] is kept for re-exec modes) as /proc/self/exe in a new user and
 // mount namespace with the user's subordinate ids mapped, and returns it running.
 func Start(argv []string, env []string) (*exec.Cmd, error) {
+	return start(argv, env, nil)
+}
+
+// start is Start; with detached set the process gets a session of its own and detached
+// for its stdin, stdout and stderr.
+func start(argv []string, env []string, detached *os.File) (*exec.Cmd, error) {
 	u, err := user.Current()
 	if err != nil {
 		return nil, fmt.Errorf("user namespace: %w", err)
@@ -129,6 +142,10 @@ func Start(argv []string, env []string) (*exec.Cmd, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{r}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
+	if detached != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = detached, detached, detached
+		cmd.SysProcAttr.Setsid = true
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("user namespace: %w", err)
 	}
