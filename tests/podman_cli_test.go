@@ -452,3 +452,24 @@ func TestRemoveWithBrokenRuntime(t *testing.T) {
 		t.Errorf("rm -f left %q", out)
 	}
 }
+
+func TestSystemdModeAndStopRm(t *testing.T) {
+	b := withImage(t)
+	id := strings.TrimSpace(b.Run("run", "--rm", "-d", "--privileged", "--systemd=always", "localhost/bb:1", "sleep", "1000").WantSuccess(t).Stdout)
+	got := b.Run("exec", id, "sh", "-c", `ls /dev/tty*; echo $container; for d in /run /run/lock /tmp /var/log/journal; do grep -q " $d tmpfs " /proc/mounts && echo $d; done`).WantSuccess(t).Stdout
+	if want := "/dev/tty\nberth\n/run\n/run/lock\n/tmp\n/var/log/journal\n"; got != want {
+		t.Errorf("systemd mode: %q, want %q", got, want)
+	}
+	if got := b.Run("inspect", "--format", "{{.Config.StopSignal}}", id).WantSuccess(t).Stdout; got != "37\n" {
+		t.Errorf("systemd mode stop signal: %q, want 37 (SIGRTMIN+3)", got)
+	}
+	// Stopping a --rm container succeeds though its cleanup removes it meanwhile.
+	if got := b.Run("stop", "-t", "0", id).WantSuccess(t).Stdout; got != id+"\n" {
+		t.Errorf("stop of a --rm container printed %q", got)
+	}
+	// Without systemd mode, a plain command gets none of it.
+	if got := b.Run("run", "--rm", "--systemd=true", "localhost/bb:1", "sh", "-c", "echo x$container").WantSuccess(t).Stdout; got != "x\n" {
+		t.Errorf("--systemd=true with a non-init command: %q", got)
+	}
+	wantFailure(t, b.Run("run", "--rm", "--systemd=sometimes", "localhost/bb:1", "true"), "invalid --systemd")
+}

@@ -29,6 +29,27 @@ type PodmanOptions struct {
 	// Throttle are --device-read-bps, --device-write-bps, --device-read-iops and
 	// --device-write-iops.
 	Throttle []ThrottleDevice `json:",omitempty"`
+	// Systemd is --systemd: true (systemd mode when the command is an init), false, always.
+	Systemd string `json:",omitempty"`
+}
+
+// SystemdMode says whether a container running args gets systemd's environment under
+// --systemd=mode: always, or true ("" too) when the command is systemd or an init.
+func SystemdMode(mode string, args []string) bool {
+	switch mode {
+	case "always":
+		return true
+	case "false":
+		return false
+	}
+	if len(args) == 0 {
+		return false
+	}
+	switch filepath.Base(args[0]) {
+	case "init", "systemd":
+		return true
+	}
+	return false
 }
 
 // ThrottleDevice is one I/O limit on a block device.

@@ -36,6 +36,9 @@ func (e *Engine) applyPodmanOptions(ctx context.Context, c *Container, s *specs.
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
 	}
+	if SystemdMode(o.Systemd, s.Process.Args) {
+		systemdSpec(c, s)
+	}
 	if err := addThrottles(s, o.Throttle); err != nil {
 		return err
 	}
@@ -47,6 +50,45 @@ func (e *Engine) applyPodmanOptions(ctx context.Context, c *Container, s *specs.
 		}
 	}
 	return nil
+}
+
+// systemdSpec gives systemd as pid 1 what it expects of a container: tmpfs on /run,
+// /run/lock, /tmp and /var/log/journal (unless the user mounted them), container= in its
+// environment, and no host terminals (it would start gettys on them).
+func systemdSpec(c *Container, s *specs.Spec) {
+	have := map[string]bool{}
+	for _, m := range s.Mounts {
+		have[m.Destination] = true
+	}
+	for _, dst := range []string{"/run", "/run/lock", "/tmp", "/var/log/journal"} {
+		if !have[dst] {
+			mode := "mode=755"
+			if dst == "/tmp" {
+				mode = "mode=1777"
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", mode}})
+		}
+	}
+	if !hasEnvKey(s.Process.Env, "container") {
+		s.Process.Env = append(s.Process.Env, "container=berth")
+	}
+	var devs []specs.LinuxDevice
+	for _, d := range s.Linux.Devices {
+		if name := strings.TrimPrefix(d.Path, "/dev/tty"); name != d.Path && name != "" {
+			continue
+		}
+		devs = append(devs, d)
+	}
+	s.Linux.Devices = devs
+}
+
+func hasEnvKey(env []string, key string) bool {
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // addThrottles puts the I/O limits into the spec's block I/O resources, with the devices'

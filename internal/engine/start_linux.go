@@ -399,7 +399,12 @@ func (e *Engine) StopContainer(ctx context.Context, ref string, timeout *time.Du
 		}
 	}
 	e.containerEvent(c, "stop")
-	return e.Container(ctx, c.ID)
+	after, err := e.Container(ctx, c.ID)
+	if errors.Is(err, errdefs.ErrNotFound) { // run --rm: its cleanup removed it, as asked
+		c.State = StateExited
+		return c, nil
+	}
+	return after, err
 }
 
 // recordUserStop remembers a user's stop in the record, where it outlives a reboot.

@@ -31,6 +31,7 @@ type podmanRunFlags struct {
 	conmonPID    string
 	initPath     string
 	throttle     map[string]*[]string // rbps, wbps, riops, wiops
+	systemd      string
 }
 
 func (p *podmanRunFlags) add(fs *pflag.FlagSet) {
@@ -45,6 +46,7 @@ func (p *podmanRunFlags) add(fs *pflag.FlagSet) {
 	fs.UintVar(&p.timeout, "timeout", 0, "Seconds the container may run before it is killed (0: no limit)")
 	fs.StringVar(&p.conmonPID, "conmon-pidfile", "", "Write the pid of the container's monitor (Podman's conmon) to the file")
 	fs.StringVar(&p.initPath, "init-path", "", "Path to the init binary --init runs (default: berth's own)")
+	fs.StringVar(&p.systemd, "systemd", "true", "Run in systemd mode: true (when the command is systemd or init), false, always")
 	p.throttle = map[string]*[]string{"rbps": new([]string), "wbps": new([]string), "riops": new([]string), "wiops": new([]string)}
 	fs.StringArrayVar(p.throttle["rbps"], "device-read-bps", nil, "Limit read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)")
 	fs.StringArrayVar(p.throttle["wbps"], "device-write-bps", nil, "Limit write rate to a device (PATH:RATE)")
@@ -127,6 +129,15 @@ func (p *podmanRunFlags) apply(cmd *cobra.Command, o *engine.CreateOptions) erro
 			}
 			o.Throttle = append(o.Throttle, t)
 		}
+	}
+	switch p.systemd {
+	case "true", "false", "always":
+		o.Systemd = p.systemd
+	default:
+		return cli.Invalid("invalid --systemd %q: want true, false or always", p.systemd)
+	}
+	if engine.SystemdMode(p.systemd, o.Cmd) && o.StopSignal == "" {
+		o.StopSignal = "37" // SIGRTMIN+3: systemd's shutdown
 	}
 	o.Timeout = p.timeout
 	o.ConmonPidFile = p.conmonPID
