@@ -251,6 +251,17 @@ EOF
 
 # --- the engine wrapper -----------------------------------------------------------------------------
 # PODMAN is one word in the helpers, so the wrapper is a script holding the engine and its private storage.
+# Podman raises a root container's open-files and processes limits to 1048576 and 4194304 by
+# default; where the hard limits are lower (a sandbox without CAP_SYS_RESOURCE) every run
+# fails, so its private containers.conf asks for what there is (processes: at most pid_max,
+# above which such a sandbox refused setrlimit too).
+nproc=$(ulimit -Hu)
+pidmax=$(cat /proc/sys/kernel/pid_max)
+if [ "$nproc" = unlimited ] || [ "$nproc" -gt "$pidmax" ]; then nproc=$pidmax; fi
+cat >"$work/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=$nproc:$nproc"]
+EOF
 cat >"$work/registries.conf" <<'EOF'
 unqualified-search-registries = ["quay.io"]
 [[registry]]
@@ -268,7 +279,7 @@ case $engine in
 esac
 cat >"$work/bin/podman" <<EOF
 #!/usr/bin/env bash
-export CONTAINERS_REGISTRIES_CONF=$work/registries.conf
+export CONTAINERS_REGISTRIES_CONF=$work/registries.conf CONTAINERS_CONF=$work/containers.conf
 if [ "\$#" = 2 ] && [ "\$1" = pull ] && [ "\$2" = "$fqn" ]; then
   $engine_cmd load -i $work/img/testimage.tar >/dev/null || exit
   exec $engine_cmd image inspect --format '{{.Id}}' "$fqn"
