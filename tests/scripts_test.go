@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -179,6 +180,15 @@ func TestVersionFlagAndHelp(t *testing.T) {
 		if !strings.HasPrefix(r.Stdout, "berth version ") || strings.Count(r.Stdout, "\n") != 1 {
 			t.Errorf("berth %s printed %q", flag, r.Stdout)
 		}
+	}
+	// Scripts ask docker's {{.Server.Version}} (is the engine there?) and podman's {{.Client.Version}}.
+	version := strings.TrimPrefix(strings.TrimSpace(b.Run("--version").Stdout), "berth version ")
+	if got := b.Run("version", "--format", "{{.Server.Version}} {{.Client.Version}} {{.Client.APIVersion}}").WantSuccess(t).Stdout; got != version+" "+version+" 1.47\n" {
+		t.Errorf("version --format: %q", got)
+	}
+	var v struct{ Client, Server struct{ Version, ApiVersion string } }
+	if err := json.Unmarshal([]byte(b.Run("version", "--format", "json").WantSuccess(t).Stdout), &v); err != nil || v.Server.Version != version || v.Client.ApiVersion != "1.47" {
+		t.Errorf("version --format json: %+v %v", v, err)
 	}
 	r := b.Run("--help").WantSuccess(t)
 	for _, want := range []string{"Exit status:", "  2    the object's state refuses", "  125  berth itself failed", "  127  the container's command is not found"} {

@@ -33,11 +33,22 @@ func versionCommand() *cobra.Command {
 		Short: "Show the berth version",
 		Args:  cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := struct {
-				Version, GoVersion, OS, Arch string
-			}{engine.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH}
+			// berth is client and server in one: both halves carry the same build, so
+			// docker's {{.Server.Version}} and podman's {{.Client.Version}} both answer.
+			part := versionPart{Version: engine.Version, APIVersion: engine.APIVersion, GoVersion: runtime.Version(),
+				GitCommit: engine.Version, Os: runtime.GOOS, Arch: runtime.GOARCH, OsArch: runtime.GOOS + "/" + runtime.GOARCH}
+			part.ApiVersion = part.APIVersion
+			v := versionInfo{Client: part, Server: part, Version: engine.Version, GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+			if f == "json" {
+				b, err := json.Marshal(v)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return nil
+			}
 			if f != "" {
-				return format.Inspect(cmd.OutOrStdout(), f, []any{v})
+				return format.Object(cmd.OutOrStdout(), f, v)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Version:    %s\nGo version: %s\nOS/Arch:    %s/%s\n", v.Version, v.GoVersion, v.OS, v.Arch)
 			return nil
@@ -45,6 +56,18 @@ func versionCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output with a Go template or json")
 	return cmd
+}
+
+// versionPart is one half of `version`: Docker's field names, and Podman's APIVersion and OsArch.
+type versionPart struct {
+	Version, ApiVersion, APIVersion, GoVersion, GitCommit, Os, Arch, OsArch string //nolint:revive // Docker's name
+}
+
+// versionInfo is what `version --format` sees: Docker's and Podman's .Client and .Server, and
+// berth's own top-level fields.
+type versionInfo struct {
+	Client, Server               versionPart
+	Version, GoVersion, OS, Arch string
 }
 
 func infoCommand() *cobra.Command {
