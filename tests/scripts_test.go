@@ -186,7 +186,9 @@ func TestVersionFlagAndHelp(t *testing.T) {
 	if got := b.Run("version", "--format", "{{.Server.Version}} {{.Client.Version}} {{.Client.APIVersion}}").WantSuccess(t).Stdout; got != version+" "+version+" 1.47\n" {
 		t.Errorf("version --format: %q", got)
 	}
-	var v struct{ Client, Server struct{ Version, ApiVersion string } }
+	var v struct {
+		Client, Server struct{ Version, ApiVersion string }
+	}
 	if err := json.Unmarshal([]byte(b.Run("version", "--format", "json").WantSuccess(t).Stdout), &v); err != nil || v.Server.Version != version || v.Client.ApiVersion != "1.47" {
 		t.Errorf("version --format json: %+v %v", v, err)
 	}
