@@ -20,11 +20,15 @@ install: berth
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	@[ ! -f bin/berth-monitor ] || install -D -m 0755 bin/berth-monitor $(DESTDIR)$(PREFIX)/libexec/berth/berth-monitor
 	ln -sf berth $(DESTDIR)$(PREFIX)/bin/berth-runtime
-	# berth-restart.service brings --restart always/unless-stopped containers back at boot.
-	install -d $(DESTDIR)$(SYSTEMDDIR)/system $(DESTDIR)$(SYSTEMDDIR)/user
+	# berth-restart.service brings --restart always/unless-stopped containers back at boot; the
+	# generators turn Quadlet files into units (berth is the generator, by the name it is run as).
+	install -d $(DESTDIR)$(SYSTEMDDIR)/system $(DESTDIR)$(SYSTEMDDIR)/user \
+		$(DESTDIR)$(SYSTEMDDIR)/system-generators $(DESTDIR)$(SYSTEMDDIR)/user-generators
 	for d in system user; do \
 		sed 's|@@BERTH@@|$(PREFIX)/bin/berth|g' contrib/systemd/berth-restart.service > $(DESTDIR)$(SYSTEMDDIR)/$$d/berth-restart.service; \
 	done
+	ln -sf $(PREFIX)/bin/berth $(DESTDIR)$(SYSTEMDDIR)/system-generators/berth-system-generator
+	ln -sf $(PREFIX)/bin/berth $(DESTDIR)$(SYSTEMDDIR)/user-generators/berth-user-generator
 
 # deps installs what builds and tests need on a fresh Debian machine.
 deps:

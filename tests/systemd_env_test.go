@@ -3,11 +3,13 @@ package tests
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,6 +36,9 @@ type systemdEnv struct {
 	pid      int    // systemd, as the host sees it
 	UnitDir  string // SYSTEMD_UNIT_PATH
 	logPath  string
+	logMu    sync.Mutex
+	logPipe  *os.File
+	logDone  chan struct{}
 	cgroups  []string
 	unshare  *exec.Cmd
 	nsPrefix []string
@@ -58,13 +63,24 @@ else
 	mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
 fi
 mount -t tmpfs -o mode=0755 tmpfs /run
-exec env -i container=berth-e2e SYSTEMD_UNIT_PATH="$1" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	/lib/systemd/systemd --system --unit=berth-e2e.target --log-target=console --log-level=info \
+# systemd and generators log to the kernel's buffer: here, a pipe the test reads ($3).
+mount --bind "$3" /dev/kmsg
+# $2: more of systemd's environment (the generators inherit it), NAME=VALUE words.
+exec env -i container=berth-e2e SYSTEMD_UNIT_PATH="$1" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin $2 \
+	/lib/systemd/systemd --system --unit=berth-e2e.target --log-target=kmsg --log-level=info \
 	--default-standard-output=inherit --default-standard-error=inherit
 `
 
-// startSystemd boots a private systemd, or skips when the machine cannot run one.
-func startSystemd(t *testing.T) *systemdEnv {
+// startSystemd boots a private systemd, or skips when the machine cannot run one. env is more
+// of systemd's environment (NAME=VALUE, no spaces), which its generators inherit.
+func startSystemd(t *testing.T, env ...string) *systemdEnv {
+	return startSystemdWith(t, "", env...)
+}
+
+// startSystemdWith boots a private systemd that also runs the generators of generatorDir
+// (SYSTEMD_GENERATOR_PATH) at boot and daemon-reload, their units in its private
+// /run/systemd/generator, which is in its unit path.
+func startSystemdWith(t *testing.T, generatorDir string, extraEnv ...string) *systemdEnv {
 	t.Helper()
 	RequireRoot(t)
 	for _, bin := range []string{"/lib/systemd/systemd", "systemctl", "systemd-analyze", "unshare", "nsenter"} {
@@ -110,13 +126,34 @@ func startSystemd(t *testing.T) *systemdEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logf.Close()
+	// The log pipe: opened read-write, so that opening it never blocks and it never reads EOF.
+	fifo := filepath.Join(d, "kmsg")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.logDone = make(chan struct{})
+	go func() {
+		defer close(env.logDone)
+		defer logf.Close()
+		io.Copy(&lockedWriter{w: logf, mu: &env.logMu}, pipe)
+	}()
+	env.logPipe = pipe
 	// The shell is PID 1 of the new namespaces: it joins its cgroup, then enters a cgroup
 	// namespace rooted there and becomes systemd.
+	unitPath := env.UnitDir
+	if generatorDir != "" {
+		unitPath += ":/run/systemd/generator"
+		extraEnv = append(extraEnv, "SYSTEMD_GENERATOR_PATH="+generatorDir)
+	}
 	env.unshare = exec.Command("unshare", "--pid", "--mount", "--uts", "--ipc", "--net", "--fork", "--propagation", "private",
-		"--mount-proc", "sh", "-c", strings.Join(join, "; ")+`; exec unshare --cgroup "$0" "$1"`, initPath, env.UnitDir)
+		"--mount-proc", "sh", "-c", strings.Join(join, "; ")+`; exec unshare --cgroup "$0" "$1" "$2" "$3"`, initPath, unitPath,
+		strings.Join(extraEnv, " "), fifo)
 	env.unshare.Env = []string{"PATH=" + os.Getenv("PATH"), "BERTH_E2E_CGROUP2=" + map[bool]string{true: "1"}[cgroup2]}
-	env.unshare.Stdout, env.unshare.Stderr = logf, logf
+	env.unshare.Stdout, env.unshare.Stderr = &lockedWriter{w: logf, mu: &env.logMu}, &lockedWriter{w: logf, mu: &env.logMu}
 	if err := env.unshare.Start(); err != nil {
 		t.Fatalf("start unshare: %v", err)
 	}
@@ -162,6 +199,22 @@ func (env *systemdEnv) stop() {
 	for _, cg := range env.cgroups {
 		removeCgroup(cg)
 	}
+	if env.logPipe != nil {
+		env.logPipe.Close()
+		<-env.logDone
+	}
+}
+
+// lockedWriter serializes writes to the log file.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // removeCgroup removes a cgroup and its children, deepest first, waiting for them to empty.
@@ -182,8 +235,10 @@ func removeCgroup(dir string) {
 	}
 }
 
-// Log is what systemd printed.
+// Log is what systemd and its generators logged.
 func (env *systemdEnv) Log() string {
+	env.logMu.Lock()
+	defer env.logMu.Unlock()
 	b, _ := os.ReadFile(env.logPath)
 	return string(b)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
+	"github.com/berth-project/berth/cmd/berth/quadlet"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/reexec"
@@ -28,6 +29,10 @@ func main() {
 	// Re-exec modes (container init, helpers) run before cobra sees argv.
 	if reexec.Init() {
 		return
+	}
+	// Linked as a systemd generator, berth turns Quadlet files into units.
+	if quadlet.IsGenerator(os.Args[0]) {
+		os.Exit(quadlet.RunGenerator(os.Args, os.Stderr))
 	}
 	args := os.Args[1:]
 	// Invoked as berth-runtime (a symlink), berth is a runc-compatible OCI runtime.

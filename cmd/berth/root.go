@@ -11,6 +11,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/kube"
 	"github.com/berth-project/berth/cmd/berth/network"
 	"github.com/berth-project/berth/cmd/berth/pod"
+	"github.com/berth-project/berth/cmd/berth/quadlet"
 	"github.com/berth-project/berth/cmd/berth/runtime"
 	"github.com/berth-project/berth/cmd/berth/system"
 	"github.com/berth-project/berth/internal/engine"
@@ -20,7 +21,7 @@ import (
 )
 
 // noUserNS are the commands a rootless user runs without entering the user namespace.
-var noUserNS = map[string]bool{"version": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true, "cdi": true,
+var noUserNS = map[string]bool{"version": true, "quadlet": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true, "cdi": true,
 	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true}
 
 func topLevel(cmd *cobra.Command) *cobra.Command {
@@ -65,5 +66,6 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(runtime.Command())
 	root.AddCommand(cdi.Command())
 	root.AddCommand(generate.Command())
+	root.AddCommand(quadlet.Command())
 	return root
 }

@@ -190,7 +190,8 @@ func (u *Unit) String() string {
 }
 
 // SplitWords splits a value into words as systemd does for ExecStart= and list keys: words are
-// separated by spaces, and single or double quotes group words, with C-style backslash escapes.
+// separated by spaces, single or double quotes (anywhere in a word) group words, and
+// backslashes escape.
 func SplitWords(s string) ([]string, error) {
 	var words []string
 	var cur strings.Builder
@@ -201,8 +202,8 @@ func SplitWords(s string) ([]string, error) {
 		switch {
 		case quote != 0 && c == quote:
 			quote = 0
-		case quote == 0 && (c == '\'' || c == '"') && !inWord:
-			quote, inWord = c, true
+		case quote == 0 && (c == '\'' || c == '"'):
+			quote, inWord = c, true // quotes may start mid-word: A="b c" is one word, A=b c
 		case quote == 0 && (c == ' ' || c == '\t' || c == '\n'):
 			if inWord {
 				words = append(words, cur.String())

@@ -361,3 +361,17 @@ func InspectEach(cmd *cobra.Command, names []string, tmpl string, fn func(ctx co
 	}
 	return &errdefs.Multi{Errs: failed}
 }
+
+// UnitGlobalArgs are the --root and --runroot a systemd unit must pass to reach this engine's
+// storage: those that are not the defaults.
+func UnitGlobalArgs(e *engine.Engine) []string {
+	d := paths.For(paths.FromOS())
+	var args []string
+	if e.Config.Root != d.Root {
+		args = append(args, "--root", e.Config.Root)
+	}
+	if e.Config.RunRoot != d.RunRoot {
+		args = append(args, "--runroot", e.Config.RunRoot)
+	}
+	return args
+}

@@ -56,6 +56,8 @@ func volumeCreateCommand() *cobra.Command {
 	}
 	cmd.Flags().StringArrayVarP(&labels, "label", "l", nil, "Set metadata for a volume")
 	cmd.Flags().StringVarP(&driver, "driver", "d", "local", "Specify volume driver name")
+	// An existing volume is no error anyway, as in Docker; Podman's flag says so explicitly.
+	cmd.Flags().Bool("ignore", false, "Do not fail if the volume exists (the default)")
 	return cmd
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
-	"github.com/berth-project/berth/internal/paths"
 	"github.com/berth-project/berth/internal/systemd"
 )
 
@@ -49,7 +48,7 @@ func systemdCommand() *cobra.Command {
 			if o.Executable, err = os.Executable(); err != nil {
 				return fmt.Errorf("find the berth binary: %w", err)
 			}
-			o.GlobalArgs = globalArgs(e)
+			o.GlobalArgs = cli.UnitGlobalArgs(e)
 			o.TakesValue = takesValue(cmd)
 			o.Version = engine.Version
 			for i, kv := range o.Env {
@@ -112,19 +111,6 @@ func ContainerInfo(e *engine.Engine, c *engine.Container) systemd.ContainerInfo 
 	return systemd.ContainerInfo{ID: c.ID, Name: c.Name, CreateCommand: c.Options.CreateCommand, StopTimeout: stop,
 		RestartPolicy: c.Options.Restart.Name, SdNotify: c.Options.SdNotify, MonitorPIDFile: e.MonitorPIDFile(c),
 		Root: e.Config.Root, RunRoot: e.Config.RunRoot}
-}
-
-// globalArgs are the --root and --runroot a unit passes when they are not the defaults.
-func globalArgs(e *engine.Engine) []string {
-	d := paths.For(paths.FromOS())
-	var args []string
-	if e.Config.Root != d.Root {
-		args = append(args, "--root", e.Config.Root)
-	}
-	if e.Config.RunRoot != d.RunRoot {
-		args = append(args, "--runroot", e.Config.RunRoot)
-	}
-	return args
 }
 
 // takesValue answers, for a global or run flag ("--name", "-e"), whether it takes a value.

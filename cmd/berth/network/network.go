@@ -4,6 +4,7 @@ package network
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/rows"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/format"
 )
 
@@ -27,6 +29,7 @@ func Command() *cobra.Command {
 func createCommand() *cobra.Command {
 	var o engine.NetworkCreateOptions
 	var labels, opts []string
+	var ignore bool
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
 		Short: "Create a network",
@@ -40,6 +43,9 @@ func createCommand() *cobra.Command {
 				return err
 			}
 			n, err := cli.Engine(cmd).CreateNetwork(cmd.Context(), args[0], o)
+			if ignore && errors.Is(err, errdefs.ErrExists) {
+				n, err = cli.Engine(cmd).Network(cmd.Context(), args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -56,6 +62,7 @@ func createCommand() *cobra.Command {
 	fl.BoolVar(&o.IPv6, "ipv6", false, "Enable IPv6 networking")
 	fl.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options (parent=IFACE for macvlan)")
 	fl.StringArrayVar(&labels, "label", nil, "Set metadata on a network")
+	fl.BoolVar(&ignore, "ignore", false, "Do not fail if the network exists: print its ID (a Quadlet .network unit's start)")
 	return cmd
 }
 
