@@ -180,6 +180,19 @@ func TestPodOptions(t *testing.T) {
 	b.Run("pod", "create", "--name", "tp-opt", "--share", "+pid", "--network", "none", "--add-host", "db.test:10.9.8.7",
 		"--dns", "10.9.8.53", "--userns", "host").WantSuccess(t)
 	b.Run("run", "-d", "--pod", "tp-opt", "--name", "tp-a", "localhost/bb:1", "sh", "-c", "echo line-a; sleep 100").WantSuccess(t)
+	// The top-level inspect finds pods too; --pod-id-file records a pod's id once.
+	if got := b.Run("inspect", "--type", "pod", "-f", "{{.Name}} {{.NumContainers}}", "tp-opt").WantSuccess(t).Stdout; got != "tp-opt 2\n" {
+		t.Errorf("inspect --type pod = %q", got)
+	}
+	idFile := filepath.Join(t.TempDir(), "pod.id")
+	id := strings.TrimSpace(b.Run("pod", "create", "--pod-id-file", idFile, "--name", "tp-idf").WantSuccess(t).Stdout)
+	if got := string(must(os.ReadFile(idFile))); got != id {
+		t.Errorf("--pod-id-file holds %q, want %q", got, id)
+	}
+	b.Run("pod", "create", "--pod-id-file", idFile, "--name", "tp-idf2").WantError(t, 1, "pod ID file "+idFile+" exists")
+	b.Run("pod", "exists", "tp-idf2").WantExit(t, 1)
+	b.Run("pod", "stop", "-i", "tp-nope", "tp-idf").WantSuccess(t)
+	b.Run("pod", "rm", "tp-idf").WantSuccess(t)
 	out := b.Run("exec", "tp-a", "sh", "-c", "cat /proc/1/cmdline; echo; grep db.test /etc/hosts; grep nameserver /etc/resolv.conf; hostname").WantSuccess(t).Stdout
 	if want := "/berth-pause\x00\n10.9.8.7\tdb.test\nnameserver 10.9.8.53\ntp-opt\n"; out != want {
 		t.Errorf("container in pod sees %q, want %q", out, want)

@@ -347,7 +347,7 @@ func inspectCommand(use string) *cobra.Command {
 	cmd.Flags().StringVarP(&f, "format", "f", "", "Format the output using a Go template or json")
 	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes")
 	if use == "inspect" {
-		cmd.Flags().StringVar(&typ, "type", "", "Return JSON for specified type (container, image, volume)")
+		cmd.Flags().StringVar(&typ, "type", "", "Return JSON for specified type (container, image, volume, pod)")
 	}
 	return cmd
 }
@@ -378,8 +378,14 @@ func inspectOne(ctx context.Context, e *engine.Engine, ref, typ string, topLevel
 			return v, err
 		}
 	}
-	if typ != "" && typ != "container" && typ != "image" && typ != "volume" {
-		return nil, cli.Invalid("invalid --type %q: want container, image or volume", typ)
+	if typ == "" || typ == "pod" {
+		j, err := e.InspectPod(ctx, ref)
+		if err == nil || typ == "pod" {
+			return j, err
+		}
+	}
+	if typ != "" && typ != "container" && typ != "image" && typ != "volume" && typ != "pod" {
+		return nil, cli.Invalid("invalid --type %q: want container, image, volume or pod", typ)
 	}
 	return nil, errdefs.Newf(errdefs.ErrNotFound, "no such object: %s", ref)
 }

@@ -2,6 +2,7 @@ package pod
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // eachPod runs fn on every named pod (all pods with --all), printing each pod's id.
@@ -74,7 +76,7 @@ func timeoutFlag(cmd *cobra.Command) func() *time.Duration {
 }
 
 func stopCommand() *cobra.Command {
-	var all bool
+	var all, ignore bool
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] POD [POD...]",
 		Short: "Stop one or more pods",
@@ -83,10 +85,15 @@ func stopCommand() *cobra.Command {
 	timeout := timeoutFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return eachPod(cmd, args, all, func(ctx context.Context, e *engine.Engine, ref string) (*engine.Pod, error) {
-			return e.StopPod(ctx, ref, timeout())
+			p, err := e.StopPod(ctx, ref, timeout())
+			if ignore && errors.Is(err, errdefs.ErrNotFound) {
+				return &engine.Pod{ID: ref}, nil
+			}
+			return p, err
 		})
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Stop all pods")
+	cmd.Flags().BoolVarP(&ignore, "ignore", "i", false, "Ignore errors when a pod does not exist")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -66,7 +67,7 @@ func createCommand() *cobra.Command {
 	var o engine.PodOptions
 	var nf NetworkFlags
 	var labels []string
-	var share, infraCommand string
+	var share, infraCommand, idFile string
 	infra := true
 	cmd := &cobra.Command{
 		Use:   "create [OPTIONS] [NAME]",
@@ -103,9 +104,20 @@ func createCommand() *cobra.Command {
 					return err
 				}
 			}
+			if idFile != "" {
+				if _, err := os.Stat(idFile); err == nil {
+					return cli.Invalid("pod ID file %s exists: make sure the pod is gone and remove the file", idFile)
+				}
+			}
 			p, err := e.CreatePod(ctx, o)
 			if err != nil {
 				return err
+			}
+			if idFile != "" {
+				if err := os.WriteFile(idFile, []byte(p.ID), 0o644); err != nil {
+					_ = e.RemovePod(context.Background(), p.ID, engine.PodRemoveOptions{Force: true})
+					return fmt.Errorf("write pod ID file: %w", err)
+				}
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), p.ID)
 			return nil
@@ -130,6 +142,7 @@ func createCommand() *cobra.Command {
 	fl.StringArrayVar(&nf.DNSOptions, "dns-option", nil, "Set DNS options")
 	fl.StringVar(&o.UserNS, "userns", "", "User namespace of the pod's containers: host (berth's own)")
 	fl.BoolVar(&o.Replace, "replace", false, "Replace a pod of the same name")
+	fl.StringVar(&idFile, "pod-id-file", "", "Write the pod ID to the file")
 	fl.StringVar(&o.ExitPolicy, "exit-policy", engine.PodExitContinue, "What happens when the pod's last container exits: continue or stop")
 	return cmd
 }
