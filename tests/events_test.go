@@ -97,6 +97,11 @@ func TestEventsContainerLifecycle(t *testing.T) {
 	if a := attrs("--filter", "event=rename"); a["oldName"] != "/evd" || a["name"] != "evd2" {
 		t.Errorf("rename attributes %v", a)
 	}
+	// --no-trunc=false shortens a 64-hex ID in the default output, as podman does.
+	short := b.Run("events", "--since", unixTime(start), "--until", unixTime(time.Now()), "--filter", "container=evrm", "--filter", "event=create", "--no-trunc=false").WantSuccess(t).Stdout
+	if f := strings.Fields(short); len(f) < 4 || len(f[3]) != 12 {
+		t.Errorf("--no-trunc=false: %q", short)
+	}
 	if a := attrs("--filter", "event=commit"); a["comment"] != "snap" || !strings.HasPrefix(a["imageID"], "sha256:") || a["imageRef"] != "localhost/evcommit:1" {
 		t.Errorf("commit attributes %v", a)
 	}
@@ -519,5 +524,41 @@ func TestEventsRootless(t *testing.T) {
 	}
 	if uid := st.Sys().(*syscall.Stat_t).Uid; uid == 0 {
 		t.Errorf("rootless event log owned by root")
+	}
+}
+
+// Many commands at once append whole events, each once.
+func TestEventsConcurrentCommands(t *testing.T) {
+	RequireRoot(t)
+	b := NewBerth(t)
+	start := time.Now()
+	const n = 16
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			out, err := b.Cmd("volume", "create", "cc"+strconv.Itoa(i)).CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%w: %s", err, out)
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := b.Run("events", "--since", unixTime(start), "--until", unixTime(time.Now()), "--format", "{{.Cursor}} {{.Action}} {{.Actor.ID}}").WantSuccess(t).Stdout
+	seen := map[string]bool{}
+	cursors := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[1] != "create" || seen[f[2]] || cursors[f[0]] {
+			t.Fatalf("event line %q in:\n%s", l, out)
+		}
+		seen[f[2]], cursors[f[0]] = true, true
+	}
+	if len(seen) != n {
+		t.Errorf("%d volume create events, want %d:\n%s", len(seen), n, out)
 	}
 }

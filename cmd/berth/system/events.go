@@ -17,7 +17,7 @@ import (
 type eventsOptions struct {
 	since, until, format string
 	filters, untilMatch  []string
-	stream               bool
+	stream, noTrunc      bool
 }
 
 func eventsCommand() *cobra.Command {
@@ -33,7 +33,8 @@ time (2026-01-02T15:04:05), unix seconds, or an event's cursor (--format '{{.Cur
 which reading resumes exactly after that event.
 
 --until-match FILTER (KEY=VALUE, as --filter, repeatable) exits 0 when an event matching it
-arrives, e.g. --until-match event=die --until-match container=web, or health_status=healthy.`,
+arrives, e.g. --until-match event=die --until-match container=web, or health_status=healthy;
+it exits 1 when the window (--until, --stream=false) ends without one.`,
 		Args: cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd)
@@ -46,6 +47,7 @@ arrives, e.g. --until-match event=die --until-match container=web, or health_sta
 	fl.StringVar(&o.format, "format", "", "Format the output using a Go template, or json")
 	fl.StringArrayVar(&o.untilMatch, "until-match", nil, "Exit 0 once an event matching this KEY=VALUE filter arrives")
 	fl.BoolVar(&o.stream, "stream", true, "Follow new events; false prints the stored ones and exits")
+	fl.BoolVar(&o.noTrunc, "no-trunc", true, "Do not truncate IDs in the default output")
 	return cmd
 }
 
@@ -80,6 +82,11 @@ func (o *eventsOptions) run(cmd *cobra.Command) error {
 		}
 	}
 	write := func(ev *events.Event) error {
+		if !o.noTrunc && len(ev.Actor.ID) == 64 {
+			short := *ev
+			short.Actor.ID = ev.Actor.ID[:12]
+			ev = &short
+		}
 		_, err := cmd.OutOrStdout().Write([]byte(ev.String() + "\n"))
 		return err
 	}
