@@ -91,11 +91,15 @@ type Options struct {
 	// Devices are --device values (host paths or CDI names) for the backend's RUN
 	// containers; the builder itself does not read them, and they are not part of cache keys
 	// (as with docker and podman).
-	Devices   []string
-	Platform  string // "" or the host's; the CLI refuses others
-	Timestamp *time.Time
-	Tags      []string
-	Quiet     bool
-	Progress  string    // "auto", "plain" or "tty"
-	Out       io.Writer // step lines and RUN output
+	Devices []string
+	// UserNS, UIDMaps and GIDMaps are --userns, --uidmap and --gidmap for the backend's RUN
+	// containers, as run takes them; like Devices the builder itself does not read them.
+	UserNS           string
+	UIDMaps, GIDMaps []string
+	Platform         string // "" or the host's; the CLI refuses others
+	Timestamp        *time.Time
+	Tags             []string
+	Quiet            bool
+	Progress         string    // "auto", "plain" or "tty"
+	Out              io.Writer // step lines and RUN output
 }

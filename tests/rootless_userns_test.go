@@ -54,6 +54,14 @@ func TestRootlessKeepID(t *testing.T) {
 	}
 	b.Run("rm", id).WantSuccess(t)
 
+	// A build's RUN steps take the mode too.
+	df := "FROM localhost/bb:1\nRUN id -u > /built-by\nCMD cat /built-by\n"
+	b.RunStdin([]byte(df), "build", "-q", "--userns=keep-id", "-t", "localhost/keepid-built", "-").WantSuccess(t)
+	if r = b.Run("run", "--rm", "localhost/keepid-built").WantSuccess(t); r.Stdout != u.Uid+"\n" {
+		t.Errorf("RUN under build --userns=keep-id ran as %q, want %s", r.Stdout, u.Uid)
+	}
+	b.RunStdin([]byte(df), "build", "-q", "--userns=keep-id:x=1", "-").
+		WantError(t, 1, `Error: invalid --userns "keep-id:x=1": unknown option "x=1"`)
 	b.Run("run", "--rm", "--userns=keep-id:size=3", "localhost/bb:1", "true").
 		WantError(t, 125, `Error: invalid --userns "keep-id:size=3": unknown option "size=3"`)
 	b.Run("run", "--rm", "--userns=auto", "--uidmap", "0:1:10", "localhost/bb:1", "true").

@@ -28,6 +28,8 @@ type buildBackend struct {
 	// devices and cdiDevices are given to every RUN step (build --device).
 	devices    []Device
 	cdiDevices []string
+	// userNS holds the RUN steps' --userns and id maps (build --userns, --uidmap, --gidmap).
+	userNS CreateOptions
 
 	mu       sync.Mutex
 	produced map[string]bool
@@ -266,6 +268,9 @@ func (e *Engine) Build(ctx context.Context, o *build.Options) (string, error) {
 		return "", err
 	}
 	if be.devices, be.cdiDevices, err = e.parseDevices(o.Devices); err != nil {
+		return "", err
+	}
+	if be.userNS, err = e.buildUserNS(ctx, o.UserNS, o.UIDMaps, o.GIDMaps); err != nil {
 		return "", err
 	}
 	img, err := build.Build(ctx, be, o)

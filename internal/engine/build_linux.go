@@ -173,6 +173,9 @@ func (b *buildBackend) runSpec(ctx context.Context, id, dir, rootfs string, rs *
 		return nil, err
 	}
 	s.Process.User = u
+	if err := applyUserNS(s, b.userNS.UserNS, b.userNS.UIDMaps, b.userNS.GIDMaps, rs.User != ""); err != nil {
+		return nil, err
+	}
 	caps := append([]string(nil), libcontainer.DefaultCaps...)
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 	s.Process.NoNewPrivileges = false // setuid binaries work in RUN, as in docker build

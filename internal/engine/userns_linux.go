@@ -125,12 +125,16 @@ func (e *Engine) pickAutoRange(ctx context.Context, o *CreateOptions, size int) 
 // setUserNS gives the spec a user namespace of its own where c's options ask for one, and
 // with keep-id (and no --user) runs the process as the user's ids inside.
 func (e *Engine) setUserNS(s *specs.Spec, c *Container) error {
-	o := c.Options
-	m, err := userns.ParseMode(o.UserNS)
+	return applyUserNS(s, c.Options.UserNS, c.Options.UIDMaps, c.Options.GIDMaps, c.Options.User != "")
+}
+
+// applyUserNS is setUserNS for a --userns mode and resolved maps; userGiven says --user
+// (or a RUN step's USER) chose the process's ids.
+func applyUserNS(s *specs.Spec, mode string, uids, gids []userns.IDMap, userGiven bool) error {
+	m, err := userns.ParseMode(mode)
 	if err != nil {
 		return err
 	}
-	uids, gids := o.UIDMaps, o.GIDMaps
 	switch m.Kind {
 	case userns.ModeKeepID, userns.ModeNoMap:
 		nu, err := userns.NamespaceSize(false)
@@ -153,10 +157,10 @@ func (e *Engine) setUserNS(s *specs.Spec, c *Container) error {
 			gid = userns.HostGID()
 		}
 		if uid >= nu || gid >= ng {
-			return errdefs.Newf(errdefs.ErrInvalid, "--userns=%s: uid %d or gid %d is beyond the %d ids of the user's namespace", o.UserNS, uid, gid, min(nu, ng))
+			return errdefs.Newf(errdefs.ErrInvalid, "--userns=%s: uid %d or gid %d is beyond the %d ids of the user's namespace", mode, uid, gid, min(nu, ng))
 		}
 		uids, gids = userns.KeepIDMaps(uid, nu), userns.KeepIDMaps(gid, ng)
-		if o.User == "" {
+		if !userGiven {
 			s.Process.User = specs.User{UID: uint32(uid), GID: uint32(gid)}
 		}
 	}
@@ -178,4 +182,26 @@ func (e *Engine) setUserNS(s *specs.Spec, c *Container) error {
 	}
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	return nil
+}
+
+// buildUserNS resolves a build's --userns, --uidmap and --gidmap for its RUN steps, as
+// create does for a container (an auto range is picked for this build only).
+func (e *Engine) buildUserNS(ctx context.Context, mode string, uidmaps, gidmaps []string) (CreateOptions, error) {
+	o := CreateOptions{UserNS: mode}
+	for i, raw := range [][]string{uidmaps, gidmaps} {
+		for _, r := range raw {
+			m, err := userns.ParseIDMap(r)
+			if err != nil {
+				return o, err
+			}
+			if i == 0 {
+				o.UIDMaps = append(o.UIDMaps, m)
+			} else {
+				o.GIDMaps = append(o.GIDMaps, m)
+			}
+		}
+	}
+	release, err := e.resolveUserNS(ctx, &o)
+	release()
+	return o, err
 }

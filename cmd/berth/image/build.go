@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/libimage"
 )
 
@@ -37,6 +38,8 @@ type buildFlags struct {
 	devices                           []string
 	file, target, iidfile, progress   string
 	network, platform, timestamp      string
+	userNS                            string
+	uidmaps, gidmaps                  []string
 	noCache, pull, quiet, rm, forceRm bool
 }
 
@@ -64,6 +67,9 @@ func buildCommand() *cobra.Command {
 	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	fl.StringVar(&f.progress, "progress", "auto", "Set type of progress output (auto, plain, tty)")
+	fl.StringVar(&f.userNS, "userns", "", "User namespace for the RUN instructions: host, keep-id[:uid=U,gid=G], nomap or auto[:size=N]")
+	fl.StringArrayVar(&f.uidmaps, "uidmap", nil, "Map RUN containers' uids to host uids in a new user namespace: CONTAINER:HOST:SIZE")
+	fl.StringArrayVar(&f.gidmaps, "gidmap", nil, "Map RUN containers' gids to host gids in a new user namespace: CONTAINER:HOST:SIZE")
 	fl.StringVar(&f.network, "network", "default", "Set the networking mode for the RUN instructions (default = host, host, none)")
 	fl.StringArrayVar(&f.devices, "device", nil, "Add a host device or a CDI device (vendor.com/class=name) to RUN steps")
 	fl.StringVar(&f.platform, "platform", "", "Set platform for the build (the host's only)")
@@ -77,7 +83,15 @@ func runBuild(cmd *cobra.Command, contextArg string, f *buildFlags) error {
 	ctx := cmd.Context()
 	o := &build.Options{Target: f.target, NoCache: f.noCache, Pull: f.pull, Quiet: f.quiet, Network: f.network,
 		Platform: f.platform, Out: cmd.OutOrStdout(), BuildArgs: map[string]string{},
-		Secrets: map[string]string{}, Devices: f.devices}
+		Secrets: map[string]string{}, Devices: f.devices, UserNS: f.userNS, UIDMaps: f.uidmaps, GIDMaps: f.gidmaps}
+	if _, err := userns.ParseMode(f.userNS); err != nil {
+		return err
+	}
+	for _, m := range append(append([]string{}, f.uidmaps...), f.gidmaps...) {
+		if _, err := userns.ParseIDMap(m); err != nil {
+			return err
+		}
+	}
 	switch f.progress {
 	case "auto", "plain", "tty":
 		o.Progress = f.progress
