@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -429,4 +430,50 @@ func TestPodInfraMemory(t *testing.T) {
 		t.Errorf("infra process anonymous memory %d kB, want at most 512 kB", anon)
 	}
 	b.Run("pod", "rm", "-f", "tp-mem").WantSuccess(t)
+}
+
+// TestPodParallel runs containers into one pod from several berths at once, and removes the
+// pod while others are still joining it: no container is left in a pod that is gone.
+func TestPodParallel(t *testing.T) {
+	b := withPods(t)
+	b.Run("pod", "create", "--name", "tp-par", "--network", "none").WantSuccess(t)
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for j := 0; j < 3; j++ {
+				if r := b.Run("run", "--rm", "--pod", "tp-par", "localhost/bb:1", "true"); r.Code != 0 || r.Stderr != "" {
+					errs <- fmt.Sprintf("run %d/%d: exit %d: %s", i, j, r.Code, r.Stderr)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if got := b.Run("pod", "ps", "--format", "{{.Status}} {{.NumberOfContainers}}").WantSuccess(t).Stdout; got != "Running 1\n" {
+		t.Errorf("pod after the parallel runs = %q", got)
+	}
+	// Joining while the pod goes: each run either gets in first (and goes with the pod) or
+	// finds no pod.
+	runs := make(chan *Result, 4)
+	for i := 0; i < 4; i++ {
+		go func() { runs <- b.Run("run", "-d", "--pod", "tp-par", "localhost/bb:1", "sleep", "100") }()
+	}
+	time.Sleep(30 * time.Millisecond)
+	b.Run("pod", "rm", "-f", "tp-par").WantSuccess(t)
+	for i := 0; i < 4; i++ {
+		if r := <-runs; r.Code != 0 && !strings.Contains(r.Stderr, "no such pod") && !strings.Contains(r.Stderr, "no such container") {
+			t.Errorf("run into a pod being removed: exit %d: %s", r.Code, r.Stderr)
+		}
+	}
+	checkPodRecords(t, b, "after pod rm -f raced with runs")
+	b.Run("pod", "rm", "-af").WantSuccess(t)
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("containers left: %q", got)
+	}
 }
