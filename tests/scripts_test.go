@@ -17,6 +17,9 @@ func TestExitCodeTable(t *testing.T) {
 	b.Run("run", "-d", "--name", "xrun", "--network", "none", "-v", "xvol:/v", "localhost/bb:1", "sleep", "100").WantSuccess(t)
 	b.Run("create", "--name", "xuser", "--network", "xnet", "localhost/bb:1", "true").WantSuccess(t)
 	b.Run("create", "--name", "xstopped", "localhost/bb:1", "true").WantSuccess(t)
+	b.Run("pod", "create", "--name", "xpod", "--network", "none").WantSuccess(t)
+	t.Cleanup(func() { b.Run("pod", "rm", "-af") })
+	b.Run("run", "-d", "--pod", "xpod", "--name", "xinpod", "localhost/bb:1", "sleep", "100").WantSuccess(t)
 
 	cases := []struct {
 		name string
@@ -60,6 +63,11 @@ func TestExitCodeTable(t *testing.T) {
 		{"network connect", []string{"network", "connect", "nosuch", "xstopped"}, 1, "nosuch"},
 		{"network connect container", []string{"network", "connect", "xnet", "nosuch"}, 1, "no such container"},
 		{"network disconnect", []string{"network", "disconnect", "nosuch", "xstopped"}, 1, "nosuch"},
+		{"pod rm", []string{"pod", "rm", "nosuch"}, 1, "no such pod: nosuch"},
+		{"pod inspect", []string{"pod", "inspect", "nosuch"}, 1, "no such pod"},
+		{"pod start", []string{"pod", "start", "nosuch"}, 1, "no such pod"},
+		{"pod stop", []string{"pod", "stop", "nosuch"}, 1, "no such pod"},
+		{"pod kill", []string{"pod", "kill", "nosuch"}, 1, "no such pod"},
 		// 1: Docker's status for the other user errors of non-run commands.
 		{"kill bad signal", []string{"kill", "-s", "NOSUCHSIG", "xrun"}, 1, "NOSUCHSIG"},
 		{"exec stopped", []string{"exec", "xstopped", "true"}, 1, "is not running"},
@@ -69,17 +77,20 @@ func TestExitCodeTable(t *testing.T) {
 		{"ps bad filter", []string{"ps", "--filter", "colour=red"}, 1, "invalid filter"},
 		{"volume prune bad filter", []string{"volume", "prune", "-f", "--filter", "colour=red"}, 1, "invalid filter"},
 		{"too few arguments", []string{"rm"}, 1, `"berth rm" requires at least 1 argument`},
+		{"unknown command", []string{"nosuchcmd"}, 1, `unknown command "nosuchcmd" for "berth"`},
 		// 2: the object's state refuses the operation.
 		{"rm running", []string{"rm", "xrun"}, 2, "container is running"},
 		{"rmi in use", []string{"rmi", "localhost/bb:1"}, 2, "in use by a container"},
 		{"rmi -f in use", []string{"rmi", "-f", "localhost/bb:1"}, 2, "in use by a container"},
 		{"volume rm in use", []string{"volume", "rm", "xvol"}, 2, "volume is in use"},
 		{"network rm in use", []string{"network", "rm", "xnet"}, 2, "in use"},
+		{"pod rm running", []string{"pod", "rm", "xpod"}, 2, "cannot remove pod xpod"},
 		// 0: -f of something absent succeeds silently.
 		{"rm -f absent", []string{"rm", "-f", "nosuch"}, 0, ""},
 		{"rmi -f absent", []string{"rmi", "-f", "nosuch"}, 0, ""},
 		{"volume rm -f absent", []string{"volume", "rm", "-f", "nosuch"}, 0, ""},
 		{"network rm -f absent", []string{"network", "rm", "-f", "nosuch"}, 0, ""},
+		{"pod rm -f absent", []string{"pod", "rm", "-f", "nosuch"}, 0, ""},
 		// 125: berth's own failure, every failure of run and create, flag errors.
 		{"run missing image", []string{"run", "--pull", "never", "localhost/nosuch:1", "true"}, 125, "localhost/nosuch:1"},
 		{"create missing image", []string{"create", "--pull", "never", "localhost/nosuch:1"}, 125, "localhost/nosuch:1"},

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cdi"
@@ -21,7 +24,7 @@ import (
 )
 
 // noUserNS are the commands a rootless user runs without entering the user namespace.
-var noUserNS = map[string]bool{"version": true, "quadlet": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true, "cdi": true,
+var noUserNS = map[string]bool{"berth": true, "version": true, "quadlet": true, "completion": true, "help": true, "login": true, "logout": true, "runtime": true, "cdi": true,
 	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true}
 
 func topLevel(cmd *cobra.Command) *cobra.Command {
@@ -53,6 +56,19 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 			return nil
 		},
 	}
+	// An unknown command is the user's error, exit 1 as in Docker; with no command berth
+	// prints its help.
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return errdefs.Newf(errdefs.ErrInvalid, "%s\nRun '%s --help' for usage", msg, cmd.CommandPath())
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	root.SetFlagErrorFunc(cli.FlagError)
 	root.SetVersionTemplate("berth version {{.Version}}\n")
 	g.AddFlags(root.PersistentFlags())

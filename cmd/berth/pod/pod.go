@@ -188,8 +188,9 @@ func rmCommand() *cobra.Command {
 			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 				p, err := e.Pod(ctx, ref)
 				if err != nil {
-					if ignore && errors.Is(err, errdefs.ErrNotFound) {
-						return ref, nil
+					// --ignore and -f pass over a missing pod silently, as in Podman.
+					if (ignore || o.Force) && errors.Is(err, errdefs.ErrNotFound) {
+						return "", cli.ErrSkip
 					}
 					return "", err
 				}
