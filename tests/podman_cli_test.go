@@ -473,3 +473,41 @@ func TestSystemdModeAndStopRm(t *testing.T) {
 	}
 	wantFailure(t, b.Run("run", "--rm", "--systemd=sometimes", "localhost/bb:1", "true"), "invalid --systemd")
 }
+
+func TestPodmanFilterAndSignalSpellings(t *testing.T) {
+	b := withImage(t)
+	b.Run("run", "--name", "done1", "localhost/bb:1", "echo", "first").WantSuccess(t)
+	// start -a of an exited container runs it again, attached.
+	if out := b.Run("start", "-a", "done1").WantSuccess(t).Stdout; out != "first\n" {
+		t.Errorf("start -a of an exited container: %q", out)
+	}
+	if out := b.Run("ps", "-a", "--filter", "status=stopped", "--format", "{{.Names}}").WantSuccess(t).Stdout; out != "done1\n" {
+		t.Errorf("ps --filter status=stopped: %q", out)
+	}
+	for _, v := range []string{"vol_1_x", "vol_10_x", "other"} {
+		b.Run("volume", "create", v).WantSuccess(t)
+	}
+	if out := b.Run("volume", "ls", "-q", "--filter", "name=vol_1[0-9]").WantSuccess(t).Stdout; out != "vol_10_x\n" {
+		t.Errorf("volume ls --filter name=REGEX: %q", out)
+	}
+	if out := b.Run("ps", "-a", "--format", "{{.Names}}", "--filter", "name=^done[0-9]$").WantSuccess(t).Stdout; out != "done1\n" {
+		t.Errorf("ps --filter name=REGEX: %q", out)
+	}
+	r := b.Run("run", "--rm", "-v", "vol_1_x:/x", "-v", "other:/x/", "localhost/bb:1", "true")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "duplicate mount point: /x") {
+		t.Errorf("two mounts on /x: exit %d, %q", r.Code, r.Stderr)
+	}
+	id := strings.TrimSpace(b.Run("run", "-d", "localhost/bb:1", "sh", "-c", "trap 'echo got HUP; exit 0' HUP; while :; do sleep 0.1; done").WantSuccess(t).Stdout)
+	time.Sleep(300 * time.Millisecond) // the trap is set
+	b.Run("kill", "-s", "-HUP", id).WantSuccess(t)
+	if code := b.Run("wait", id).WantSuccess(t).Stdout; code != "0\n" {
+		t.Errorf("kill -s -HUP: the container exited %q", code)
+	}
+	iid := strings.TrimSpace(b.Run("image", "inspect", "--format", "{{.Id}}", "localhost/bb:1").WantSuccess(t).Stdout)
+	if out := b.Run("images", "--noheading", "--filter", "after="+iid).WantSuccess(t).Stdout; out != "" {
+		t.Errorf("images --filter after=: %q", out)
+	}
+	if out := b.Run("image", "inspect", "--format", "{{.Digest}}", "localhost/bb:1").WantSuccess(t).Stdout; !strings.HasPrefix(out, "sha256:") {
+		t.Errorf("image inspect .Digest: %q", out)
+	}
+}

@@ -60,6 +60,7 @@ type ImageInspect struct {
 	ID            string   `json:"Id"`
 	RepoTags      []string `json:"RepoTags"`
 	RepoDigests   []string `json:"RepoDigests"`
+	Digest        string   `json:",omitempty"` // Podman's: the image's manifest digest
 	Parent        string
 	Comment       string
 	Created       string
@@ -95,6 +96,7 @@ func (e *Engine) InspectImage(img *libimage.Image) ImageInspect {
 	for _, d := range img.Digests {
 		i.RepoDigests = append(i.RepoDigests, libimage.FamiliarName(d))
 	}
+	i.Digest = img.ManifestDigest
 	if len(cf.History) > 0 {
 		i.Comment = cf.History[len(cf.History)-1].Comment
 	}

@@ -327,10 +327,10 @@ func ParseCPUs(s string) (int64, error) {
 
 // ParseSignal parses a signal name (KILL, SIGKILL) or number.
 func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+	if n, err := strconv.Atoi(strings.TrimPrefix(s, "-")); err == nil && n > 0 && n < 65 {
 		return syscall.Signal(n), nil
 	}
-	name := strings.ToUpper(s)
+	name := strings.ToUpper(strings.TrimPrefix(s, "-")) // kill -s -HUP, as kill(1) takes it
 	if !strings.HasPrefix(name, "SIG") {
 		name = "SIG" + name
 	}

@@ -120,6 +120,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 		return nil, err
 	}
 	if so.BeforeStart != nil {
+		c.State = StateCreated // its monitor has created it: attaching is allowed, whatever its last run left
 		if err := so.BeforeStart(c); err != nil {
 			return nil, err
 		}

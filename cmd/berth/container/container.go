@@ -376,7 +376,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.CreateO
 	default:
 		return o, cli.Invalid("invalid --pull %q: want always, missing or never", f.pull)
 	}
-	return o, nil
+	return o, duplicateMountPoint(o.Mounts)
 }
 
 // readEnvFile reads KEY=VALUE lines; # starts a comment; a bare KEY takes our value.

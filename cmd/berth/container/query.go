@@ -37,6 +37,8 @@ func parsePsFilters(fs []string) (psFilter, error) {
 		}
 		if k == "status" {
 			switch v {
+			case "stopped": // Podman's name for exited
+				v = "exited"
 			case "created", "running", "paused", "restarting", "exited", "removing", "dead":
 			default:
 				return nil, cli.Invalid("invalid filter %q: status is created, restarting, running, removing, paused, exited or dead", f)
@@ -88,7 +90,7 @@ func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Contai
 		return false
 	}
 	return any("status", func(v string) bool { return c.State == v }) &&
-		any("name", func(v string) bool { return strings.Contains(c.Name, strings.TrimPrefix(v, "/")) }) &&
+		any("name", func(v string) bool { return nameMatches(c.Name, strings.TrimPrefix(v, "/")) }) &&
 		any("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&
 		any("exited", func(v string) bool { return c.State == engine.StateExited && strconv.Itoa(c.ExitCode) == v }) &&
 		any("label", func(v string) bool {

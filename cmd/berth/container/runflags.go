@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -220,4 +221,18 @@ func (p *podmanRunFlags) printIDWithoutOutput(w io.Writer, id string) {
 	if !p.attached("stdout") && !p.attached("stderr") {
 		fmt.Fprintln(w, id)
 	}
+}
+
+// duplicateMountPoint refuses two mounts on one target, as Docker does (the second would hide
+// the first).
+func duplicateMountPoint(ms []engine.Mount) error {
+	seen := map[string]bool{}
+	for _, m := range ms {
+		t := path.Clean("/" + m.Target)
+		if seen[t] {
+			return cli.Invalid("duplicate mount point: %s", t)
+		}
+		seen[t] = true
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"regexp"
 	"sort"
 	"strings"
 
@@ -31,4 +32,14 @@ func sortContainers(cs []*engine.Container, by string) error {
 	}
 	sort.SliceStable(cs, func(i, j int) bool { return key(cs[i]) < key(cs[j]) })
 	return nil
+}
+
+// nameMatches is the name filter as Docker and Podman apply it: a regular expression found
+// in the name (a substring, when the value is not a valid expression).
+func nameMatches(name, pattern string) bool {
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return strings.Contains(name, pattern)
+	}
+	return re.MatchString(name)
 }

@@ -102,7 +102,7 @@ func volumeMatches(cmd *cobra.Command, v *engine.Volume, filters []string) (bool
 		k, val, _ := strings.Cut(f, "=")
 		switch k {
 		case "name":
-			if !strings.Contains(v.Name, val) {
+			if !nameMatches(v.Name, val) {
 				return false, nil
 			}
 		case "label":

@@ -121,7 +121,7 @@ func parseFilters(fs []string) (*imageFilter, error) {
 			m.labels = append(m.labels, v)
 		case "before":
 			m.before = v
-		case "since":
+		case "since", "after": // after: Podman's name
 			m.since = v
 		default:
 			return nil, cli.Invalid("invalid filter %q", k)
