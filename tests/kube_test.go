@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/berth-project/berth/tests/fixture"
 )
 
 // TestKubeGenerateContainer generates a Pod from a plain container: the YAML strict-decodes
@@ -623,5 +625,36 @@ spec:
 		eventually(t, ctr+" "+want, func() bool {
 			return b.Run("inspect", "--format", "{{.State.Health.Status}}", ctr).Stdout == want+"\n"
 		})
+	}
+}
+
+// TestKubePlayRootless: an unprivileged user plays a pod (on the engine's rootless network,
+// as no bridge can be made) whose containers share 127.0.0.1, and takes it down.
+func TestKubePlayRootless(t *testing.T) {
+	b := NewRootlessBerth(t)
+	dir := filepath.Dir(b.Root)
+	p := filepath.Join(dir, "bb.tar")
+	if err := fixture.WriteDockerArchive(p, "localhost/bb:1", busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	b.Run("load", "-i", p).WantSuccess(t)
+	t.Cleanup(func() { b.Run("pod", "rm", "-af") })
+	f := filepath.Join(dir, "play.yaml")
+	os.WriteFile(f, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: rl}
+spec:
+  containers:
+  - {name: server, image: localhost/bb:1, command: [sh, -c, "while true; do echo rootless-hi | nc -l -p 80; done"]}
+  - {name: client, image: localhost/bb:1, command: [sh, -c, "for i in $(seq 50); do nc -w 3 127.0.0.1 80 </dev/null && break; sleep 0.1; done; exec sleep 100"]}
+`), 0o644)
+	b.Run("kube", "play", f).WantSuccess(t)
+	eventually(t, "the client's log", func() bool {
+		return b.Run("logs", "rl-client").Stdout == "rootless-hi\n"
+	})
+	b.Run("kube", "down", f).WantSuccess(t)
+	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("down left %q", got)
 	}
 }

@@ -41,7 +41,7 @@ func golden(t *testing.T, p string, got []byte) {
 
 // playOptions are the options every play case runs with, plus those its options.json sets.
 func playOptions(t *testing.T, dir string) PlayOptions {
-	o := PlayOptions{FilesDir: "/var/lib/berth/kube", NodeName: "host1"}
+	o := PlayOptions{FilesDir: "/var/lib/berth/kube", NodeName: "host1", DefaultNetwork: DefaultNetwork}
 	b, err := os.ReadFile(filepath.Join(dir, "options.json"))
 	if err == nil {
 		if err := json.Unmarshal(b, &o); err != nil {
@@ -101,7 +101,7 @@ func TestPlayNegative(t *testing.T) {
 			}
 			m, err := Decode("case.yaml", data)
 			if err == nil {
-				_, err = Translate(m, PlayOptions{FilesDir: "/var/lib/berth/kube"})
+				_, err = Translate(m, PlayOptions{FilesDir: "/var/lib/berth/kube", DefaultNetwork: DefaultNetwork})
 			}
 			if err == nil {
 				t.Fatalf("no error, want %q", want)
@@ -185,7 +185,7 @@ func roundTrip(t *testing.T, pods []PodSource, out []byte) {
 	if err != nil {
 		t.Fatalf("Decode generated: %v", err)
 	}
-	plan, err := Translate(m, PlayOptions{FilesDir: "/x"})
+	plan, err := Translate(m, PlayOptions{FilesDir: "/x", DefaultNetwork: DefaultNetwork})
 	if err != nil {
 		t.Fatalf("Translate generated: %v", err)
 	}

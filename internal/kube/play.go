@@ -23,8 +23,8 @@ import (
 // remove only what a play made.
 const LabelPlay = "io.berth.kube.play"
 
-// DefaultNetwork is the network pods join when play is given no --network: a user network,
-// so that pod and Service names resolve. Play creates it when missing.
+// DefaultNetwork is the network pods join when play is given no --network (rootful): a
+// user network, so that pod and Service names resolve. Play creates it when missing.
 const DefaultNetwork = "kube"
 
 // PlayOptions tune the translation of a manifest.
@@ -32,9 +32,11 @@ type PlayOptions struct {
 	// FilesDir is berth's directory for ConfigMap and Secret volumes: each is written to
 	// FilesDir/POD/VOLUME and bind-mounted read-only.
 	FilesDir string
-	// Network is a mode (host, none) or "" to join Networks; both empty mean DefaultNetwork.
-	Network  string
-	Networks []string
+	// Network is a mode (host, none) or "" to join Networks; both empty mean
+	// DefaultNetwork, or, when that is empty, the engine's default for a pod.
+	Network        string
+	Networks       []string
+	DefaultNetwork string
 	// ConfigMaps are the objects of --configmap files (only their ConfigMaps are used).
 	ConfigMaps []*Manifest
 	// Publish overrides or adds host ports (--publish), matched by container port.
@@ -272,8 +274,8 @@ func (p *planner) pod(obj Object, name string, meta metav1.ObjectMeta, spec core
 		pp.Network = p.o.Network
 	default:
 		nets := p.o.Networks
-		if len(nets) == 0 {
-			nets = []string{DefaultNetwork}
+		if len(nets) == 0 && p.o.DefaultNetwork != "" {
+			nets = []string{p.o.DefaultNetwork}
 		}
 		for _, n := range nets {
 			pp.Networks = append(pp.Networks, engine.NetworkRequest{Name: n, Aliases: []string{name}})

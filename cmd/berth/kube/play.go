@@ -52,7 +52,7 @@ func playCommand() *cobra.Command {
 	fl.BoolVar(&f.strict, "strict", false, "Fail when the file has a kind or field berth does not apply")
 	fl.BoolVar(&f.start, "start", true, "Start the pods after creating them")
 	fl.BoolVar(&f.build, "build", false, "Build images from the directories beside the file named after them, even if present")
-	fl.StringArrayVar(&f.networks, "network", nil, "Connect the pods to this network, or host or none (default: a network named kube)")
+	fl.StringArrayVar(&f.networks, "network", nil, "Connect the pods to this network, or host or none (default: a network named kube; rootless: the engine's default)")
 	fl.StringArrayVar(&f.configMaps, "configmap", nil, "Read ConfigMaps from this YAML file (can be repeated)")
 	fl.StringArrayVar(&f.publish, "publish", nil, "Publish a container port, overriding the file's hostPort for it (HOST:CONTAINER)")
 	fl.StringVar(&f.logDriver, "log-driver", "", "Logging driver for the containers")
@@ -136,7 +136,10 @@ func plan(cmd *cobra.Command, src string, f *playFlags, names bool) (*kube.Plan,
 	if err != nil {
 		return nil, err
 	}
-	o := kube.PlayOptions{FilesDir: filesDir(e), LogDriver: f.logDriver, Names: names}
+	o := kube.PlayOptions{FilesDir: filesDir(e), LogDriver: f.logDriver, Names: names, DefaultNetwork: kube.DefaultNetwork}
+	if e.Config.Rootless {
+		o.DefaultNetwork = "" // no bridges without root: pods get the engine's rootless network
+	}
 	o.NodeName, _ = os.Hostname()
 	if o.Network, o.Networks, err = engine.ParseNetworkMode(f.networks, e.Config.Network.DefaultNetwork); err != nil {
 		return nil, err
