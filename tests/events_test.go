@@ -388,6 +388,7 @@ func TestEventsFiltersAndErrors(t *testing.T) {
 	b.Run("events", "--until-match", "nope=1").WantError(t, 1, "invalid filter 'nope'")
 	b.Run("events", "--format", "{{.Nope").WantError(t, 1, "parse format")
 	b.Run("events", "--since", "99:0").WantError(t, 1, "beyond the end of the log")
+	b.Run("events", "--since", "1:99999999").WantError(t, 1, "beyond the end of the log")
 	b.Run("system", "events", "extra").WantError(t, 1, "requires exactly 0 arguments")
 	if got := window(); !strings.HasPrefix(got, "container create evf1") {
 		t.Errorf("events after bad input: %q", got)

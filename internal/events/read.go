@@ -236,6 +236,9 @@ func (r *segReader) openAfter(c Cursor) error {
 		logrus.Warnf("events from %s up to %s were dropped by rotation before they were read", c, Cursor{r.id, 0})
 		return nil
 	}
+	if st, err := r.f.Stat(); err == nil && c.Offset >= st.Size() {
+		return errdefs.Newf(errdefs.ErrInvalid, "event cursor %s is beyond the end of the log", c)
+	}
 	// Skip the event at the cursor itself.
 	skipped := false
 	return r.drainUntil(func([]byte, Cursor) error { skipped = true; return nil }, func() bool { return skipped })
