@@ -276,3 +276,39 @@ func insecureOpt(insecure bool) []name.Option {
 	}
 	return nil
 }
+
+// RemoteID returns the ID (config digest) of the image ref names in its registry for this
+// platform, without pulling it: `auto-update --dry-run` compares it with the local one.
+func (s *Store) RemoteID(ctx context.Context, ref string, opts *PullOptions) (string, error) {
+	if opts == nil {
+		opts = &PullOptions{}
+	}
+	r, err := ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	if r.Tag == "" && r.Digest == "" {
+		r.Tag = "latest"
+	}
+	platform, err := ParsePlatform(opts.Platform)
+	if err != nil {
+		return "", err
+	}
+	nref, err := r.remote(s.insecure(r.Registry, opts.TLSVerify))
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Get(nref, append(s.remoteOptions(ctx, s.insecure(r.Registry, opts.TLSVerify)), remote.WithPlatform(*platform))...)
+	if err != nil {
+		return "", registryError("check", r.String(), err)
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return "", registryError("check", r.String(), err)
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return "", registryError("check", r.String(), err)
+	}
+	return cfg.String(), nil
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/berth-project/berth/cmd/berth/autoupdate"
 	"github.com/berth-project/berth/cmd/berth/cdi"
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/cmd/berth/container"
@@ -83,5 +84,6 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(cdi.Command())
 	root.AddCommand(generate.Command())
 	root.AddCommand(quadlet.Command())
+	root.AddCommand(autoupdate.Command())
 	return root
 }
