@@ -89,3 +89,36 @@ func TestRootlessLimits(t *testing.T) {
 	}
 	b.Run("run", "--rm", "localhost/bb:1", "true").WantSuccess(t) // no limits: no warning
 }
+
+// TestRootlessUserNSModes: --userns=nomap and auto and --uidmap leave the user unmapped; the
+// image's files still show their owners inside, and the container's root can write them.
+func TestRootlessUserNSModes(t *testing.T) {
+	b := rootlessWithImage(t)
+	script := "head -1 /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; id -u; stat -c %u:%g /bin/busybox /app/hello; touch /etc/new && echo wrote"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--userns=nomap"}, "0 1 65536\n0\n0:0\n1000:1000\nwrote\n"},
+		{[]string{"--uidmap", "0:1:2000"}, "0 1 2000\n0\n0:0\n1000:1000\nwrote\n"},
+	} {
+		r := b.Run(append(append([]string{"run", "--rm"}, c.args...), "localhost/bb:1", "sh", "-c", script)...).WantSuccess(t)
+		if r.Stdout != c.want {
+			t.Errorf("%v: %q, want %q", c.args, r.Stdout, c.want)
+		}
+	}
+	// Two auto containers get ranges apart, each of the size asked for.
+	var starts []string
+	for i := 0; i < 2; i++ {
+		id := strings.TrimSpace(b.Run("create", "--userns=auto:size=2000", "localhost/bb:1", "sh", "-c", script).WantSuccess(t).Stdout)
+		r := b.Run("start", "-a", id).WantSuccess(t)
+		f := strings.Fields(r.Stdout)
+		if len(f) < 3 || f[0] != "0" || f[2] != "2000" || !strings.HasSuffix(r.Stdout, "0\n0:0\n1000:1000\nwrote\n") {
+			t.Fatalf("auto container %d: %q", i, r.Stdout)
+		}
+		starts = append(starts, f[1])
+	}
+	if starts[0] == starts[1] {
+		t.Errorf("two auto containers share the range at %s", starts[0])
+	}
+}

@@ -69,6 +69,11 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	if err != nil {
 		return nil, err
 	}
+	layer := rootfs
+	if rootfs, err = e.shiftedRootfs(c, rootfs); err != nil {
+		_ = store.UnmountContainerLayer(context.Background(), c.ID)
+		return nil, err
+	}
 	defer func() {
 		if retErr != nil {
 			_ = rt.Delete(context.Background(), c.ID, true)
@@ -98,6 +103,11 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	spec, err := e.containerSpec(ctx, c, img, rootfs)
 	if err != nil {
 		return nil, err
+	}
+	if rootfs != layer {
+		if err := e.crossableMounts(spec, c); err != nil {
+			return nil, err
+		}
 	}
 	if err := e.addNotifySocket(c, spec); err != nil {
 		return nil, err
@@ -314,6 +324,7 @@ func (e *Engine) cleanupRuntime(ctx context.Context, c *Container) error {
 		return err
 	}
 	// The filesystem first: whoever waits for the container to be gone waits for its mount.
+	e.removeShiftedRootfs(c)
 	unmountErr := store.UnmountContainerLayer(ctx, c.ID)
 	return errors.Join(unmountErr, e.teardownNetwork(ctx, c))
 }

@@ -2,8 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/userns"
@@ -204,4 +211,127 @@ func (e *Engine) buildUserNS(ctx context.Context, mode string, uidmaps, gidmaps 
 	release, err := e.resolveUserNS(ctx, &o)
 	release()
 	return o, err
+}
+
+// shiftedRootfs readies a rootless container's root filesystem for a user namespace that
+// does not map the user: its files get the owners that show as the image's inside (once per
+// container layer, remembered by a file in the container's directory), and it is reached
+// through a bind mount in a directory anyone may cross, since its root cannot search the
+// user's own directories on the way to the layer. It returns the path to give the runtime.
+func (e *Engine) shiftedRootfs(c *Container, rootfs string) (string, error) {
+	if !e.Config.Rootless || len(c.Options.UIDMaps) == 0 && !isMode(c.Options.UserNS, userns.ModeNoMap) {
+		return rootfs, nil
+	}
+	uids, gids := c.Options.UIDMaps, c.Options.GIDMaps
+	if isMode(c.Options.UserNS, userns.ModeNoMap) {
+		nu, err := userns.NamespaceSize(false)
+		if err != nil {
+			return "", err
+		}
+		ng, err := userns.NamespaceSize(true)
+		if err != nil {
+			return "", err
+		}
+		uids, gids = userns.NoMapMaps(nu), userns.NoMapMaps(ng)
+	}
+	if h, ok := userns.HostOf(uids, 0); ok && h == 0 {
+		return rootfs, nil // the user is the container's root: nothing to shift or cross
+	}
+	marker := filepath.Join(e.containerDir(c.ID), "rootfs-shifted")
+	if _, err := os.Stat(marker); err != nil {
+		if err := userns.ShiftTree(rootfs, uids, gids); err != nil {
+			return "", fmt.Errorf("give %s's files their owners in its user namespace: %w", c.Name, err)
+		}
+		if err := os.WriteFile(marker, nil, 0o600); err != nil {
+			return "", err
+		}
+	}
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("berth-rootfs-%d", userns.HostUID()))
+	if err := os.Mkdir(dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	// /tmp is everyone's: use the directory only if it is ours and not a link.
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+		return "", fmt.Errorf("%s is not a directory of this user", dir)
+	}
+	_ = os.Chmod(dir, 0o711)
+	target := filepath.Join(dir, c.ID)
+	if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", err
+	}
+	// In this command's mount namespace only: the container's is made from it.
+	if err := unix.Mount(rootfs, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", &os.PathError{Op: "bind root filesystem", Path: target, Err: err}
+	}
+	return target, nil
+}
+
+// removeShiftedRootfs removes what shiftedRootfs and crossableMounts made for c.
+func (e *Engine) removeShiftedRootfs(c *Container) {
+	target := filepath.Join(os.TempDir(), fmt.Sprintf("berth-rootfs-%d", userns.HostUID()), c.ID)
+	_ = unix.Unmount(target, unix.MNT_DETACH)
+	_ = os.Remove(target)
+	mounts, _ := os.ReadDir(target + ".mounts")
+	for _, m := range mounts {
+		p := filepath.Join(target+".mounts", m.Name())
+		_ = unix.Unmount(p, unix.MNT_DETACH)
+		_ = os.Remove(p)
+	}
+	_ = os.Remove(target + ".mounts")
+}
+
+func isMode(mode, kind string) bool {
+	m, err := userns.ParseMode(mode)
+	return err == nil && m.Kind == kind
+}
+
+// crossableMounts rebinds the spec's bind mounts whose source lies in berth's own
+// directories (its /etc files, named volumes) next to the root filesystem shiftedRootfs
+// bound, for the same reason: the container's root cannot search the way there.
+func (e *Engine) crossableMounts(s *specs.Spec, c *Container) error {
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("berth-rootfs-%d", userns.HostUID()), c.ID+".mounts")
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	for i, m := range s.Mounts {
+		if m.Type != "bind" && !hasBindOpt(m.Options) {
+			continue
+		}
+		if !within(m.Source, e.Config.Root) && !within(m.Source, e.Config.RunRoot) {
+			continue
+		}
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, strconv.Itoa(i))
+		if fi.IsDir() {
+			err = os.Mkdir(target, 0o700)
+		} else {
+			err = os.WriteFile(target, nil, 0o600)
+		}
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return &os.PathError{Op: "bind " + m.Source, Path: target, Err: err}
+		}
+		s.Mounts[i].Source = target
+	}
+	return nil
+}
+
+func hasBindOpt(opts []string) bool {
+	for _, o := range opts {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
