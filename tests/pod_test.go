@@ -289,6 +289,7 @@ func TestPodErrors(t *testing.T) {
 		{[]string{"run", "--pod", "tp-err", "--network", "host", "localhost/bb:1", "true"}, 125, "the network belongs to the pod"},
 		{[]string{"run", "--pod", "tp-err", "--hostname", "other", "localhost/bb:1", "true"}, 125, "the hostname belongs to the pod"},
 		{[]string{"run", "--pod", "tp-err", "--dns", "1.1.1.1", "localhost/bb:1", "true"}, 125, "--add-host and --dns are set on the pod"},
+		{[]string{"run", "--pod", "tp-err", "--uidmap", "0:100000:65536", "localhost/bb:1", "true"}, 125, "the user namespace belongs to the pod"},
 		{[]string{"run", "--pod", "new:", "localhost/bb:1", "true"}, 125, "new: needs a pod name"},
 		{[]string{"run", "--pod", "new:tp-err", "localhost/bb:1", "true"}, 125, `the pod name "tp-err" is already in use`},
 		{[]string{"pod", "rm", "tp-nope"}, 1, "no such pod: tp-nope"},

@@ -391,6 +391,10 @@ func PodState(cs []*Container) string {
 // are the infra container's, so the container may not set what belongs to them.
 func joinPod(p *Pod, o *CreateOptions) error {
 	o.Pod = p.ID
+	if len(p.Share()) > 0 && ((o.UserNS != "" && o.UserNS != "host") || len(o.UIDMaps)+len(o.GIDMaps) > 0) {
+		// A process in a user namespace of its own may not join the pod's namespaces.
+		return errdefs.Newf(errdefs.ErrInvalid, "invalid config for a container in pod %s: the user namespace belongs to the pod, its containers cannot set --userns, --uidmap or --gidmap", p.Name)
+	}
 	if p.Shares(ShareNet) {
 		switch {
 		case len(o.Ports) > 0 || o.PublishAll:

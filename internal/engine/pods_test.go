@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/berth-project/berth/internal/errdefs"
+	"github.com/berth-project/berth/internal/userns"
 	"github.com/berth-project/berth/libnet"
 )
 
@@ -81,6 +82,9 @@ func TestJoinPod(t *testing.T) {
 		{"network belongs to the pod", pod, CreateOptions{Network: "host"}, CreateOptions{}, errdefs.ErrInvalid},
 		{"dns belongs to the pod", pod, CreateOptions{DNS: []string{"1.1.1.1"}}, CreateOptions{}, errdefs.ErrInvalid},
 		{"hostname belongs to the pod", pod, CreateOptions{Hostname: "other"}, CreateOptions{}, errdefs.ErrInvalid},
+		{"user namespace belongs to the pod", pod, CreateOptions{UserNS: "auto"}, CreateOptions{}, errdefs.ErrInvalid},
+		{"id maps too", pod, CreateOptions{UIDMaps: []userns.IDMap{{Container: 0, Host: 100000, Size: 65536}}}, CreateOptions{}, errdefs.ErrInvalid},
+		{"userns host is fine", pod, CreateOptions{UserNS: "host"}, CreateOptions{UserNS: "host", Pod: "p1", Network: "container:infra1", Hostname: "web"}, nil},
 		{"no shared network: own ports", noNet, CreateOptions{Ports: []libnet.PortMapping{{ContainerPort: 80}}, Hostname: "x"},
 			CreateOptions{Pod: "p2", Ports: []libnet.PortMapping{{ContainerPort: 80}}, Hostname: "x"}, nil},
 	}
