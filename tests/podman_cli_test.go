@@ -511,3 +511,12 @@ func TestPodmanFilterAndSignalSpellings(t *testing.T) {
 		t.Errorf("image inspect .Digest: %q", out)
 	}
 }
+
+func TestVolumeNoexec(t *testing.T) {
+	b := withImage(t)
+	b.Run("run", "--rm", "-v", "nx:/vol", "localhost/bb:1", "sh", "-c", `printf '#!/bin/sh\necho ran\n' >/vol/s; chmod +x /vol/s`).WantSuccess(t)
+	b.Run("run", "--rm", "-v", "nx:/vol:noexec,z", "localhost/bb:1", "/vol/s").WantError(t, 126, "permission denied")
+	if out := b.Run("run", "--rm", "-v", "nx:/vol:exec", "localhost/bb:1", "/vol/s").WantSuccess(t).Stdout; out != "ran\n" {
+		t.Errorf("-v ...:exec: %q", out)
+	}
+}

@@ -133,6 +133,8 @@ func ParseVolume(spec string) (Mount, error) {
 				case "ro":
 					m.ReadOnly = true
 				case "rw", "z", "Z", "":
+				case "exec", "noexec", "dev", "nodev", "suid", "nosuid": // Podman's
+					m.Options = append(m.Options, o)
 				default:
 					return m, errdefs.Newf(errdefs.ErrInvalid, "invalid volume specification %q: unknown option %q", spec, o)
 				}

@@ -312,7 +312,7 @@ func (e *Engine) addMounts(ctx context.Context, c *Container, s *specs.Spec, roo
 					return fmt.Errorf("bind source %s: %w", src, err)
 				}
 			}
-			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}}
+			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: src, Options: append([]string{"rbind", "rprivate"}, m.Options...)}
 		case "volume":
 			v, err := e.Volume(ctx, m.Source)
 			if err != nil {
@@ -323,7 +323,7 @@ func (e *Engine) addMounts(ctx context.Context, c *Container, s *specs.Spec, roo
 			if err := e.seedVolume(ctx, v, rootfs, m.Target); err != nil {
 				return fmt.Errorf("seed volume %s: %w", v.Name, err)
 			}
-			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: v.Mountpoint, Options: []string{"rbind", "rprivate"}}
+			sm = specs.Mount{Destination: m.Target, Type: "bind", Source: v.Mountpoint, Options: append([]string{"rbind", "rprivate"}, m.Options...)}
 		case "tmpfs":
 			sm = specs.Mount{Destination: m.Target, Type: "tmpfs", Source: "tmpfs", Options: append([]string{"nosuid", "nodev"}, m.Options...)}
 		}
