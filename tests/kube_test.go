@@ -27,6 +27,9 @@ func TestKubeGenerateContainer(t *testing.T) {
 		"--health-cmd", "test -d /data", "--health-interval", "5s", "--restart", "always",
 		"localhost/bb:1", "sleep", "100").WantSuccess(t)
 	out := b.Run("kube", "generate", "kgen").WantSuccess(t).Stdout
+	if old := b.Run("generate", "kube", "kgen").WantSuccess(t).Stdout; old != out {
+		t.Errorf("generate kube differs from kube generate:\n%s", old)
+	}
 	var pod corev1.Pod
 	if err := yaml.UnmarshalStrict([]byte(out), &pod); err != nil {
 		t.Fatalf("strict decode: %v\n%s", err, out)
@@ -427,7 +430,7 @@ spec: {schedule: "@daily"}
 	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
 		t.Errorf("--strict created %q", got)
 	}
-	r = b.Run("kube", "play", "--network", "kubestrict", f).WantExit(t, 0)
+	r = b.Run("play", "kube", "--network", "kubestrict", f).WantExit(t, 0) // podman's older spelling
 	if r.Stderr != want {
 		t.Errorf("report:\n%s", r.Stderr)
 	}

@@ -82,7 +82,10 @@ func newRootCommand(g *cli.Globals) *cobra.Command {
 	root.AddCommand(pod.Command())
 	root.AddCommand(runtime.Command())
 	root.AddCommand(cdi.Command())
-	root.AddCommand(generate.Command())
+	gen := generate.Command()
+	gen.AddCommand(kube.GenerateKubeCommand())
+	root.AddCommand(gen)
+	root.AddCommand(kube.PlayCommand())
 	root.AddCommand(quadlet.Command())
 	root.AddCommand(autoupdate.Command())
 	return root

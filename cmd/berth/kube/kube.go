@@ -80,3 +80,21 @@ func writeNew(p string, data []byte) error {
 	}
 	return nil
 }
+
+// PlayCommand returns `play kube`, podman's older spelling of `kube play`.
+func PlayCommand() *cobra.Command {
+	group := &cobra.Command{Use: "play", Short: "Play Kubernetes YAML (the older spelling of kube play)", Args: cli.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	play := playCommand()
+	play.Use = "kube [OPTIONS] FILE|-|URL"
+	group.AddCommand(play)
+	return group
+}
+
+// GenerateKubeCommand returns `generate kube`, podman's older spelling of `kube generate`,
+// for the generate group.
+func GenerateKubeCommand() *cobra.Command {
+	gen := generateCommand()
+	gen.Use = "kube [OPTIONS] CONTAINER|POD [CONTAINER|POD...]"
+	return gen
+}
