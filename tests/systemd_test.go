@@ -174,3 +174,55 @@ func TestStopRemoveCidfile(t *testing.T) {
 	b.Run("stop", "--ignore", "--cidfile", filepath.Join(t.TempDir(), "none")).WantSuccess(t)
 	b.Run("stop", "--cidfile", filepath.Join(t.TempDir(), "none")).WantError(t, notFound, "read cidfile")
 }
+
+func TestSystemdPodUnitsUnderSystemd(t *testing.T) {
+	b := withImage(t)
+	b.Run("pod", "create", "--name", "sdpod", "--network", "none").WantSuccess(t)
+	for _, n := range []string{"sdpod-a", "sdpod-b"} {
+		b.Run("create", "--pod", "sdpod", "--name", n, "--stop-timeout", "1", "localhost/bb:1", "sleep", "1000").WantSuccess(t)
+	}
+	sd := startSystemd(t)
+	in := sd.Inside(b)
+	dir := t.TempDir()
+	gen := b.Cmd("generate", "systemd", "--name", "--files", "-t", "1", "sdpod")
+	gen.Dir = dir
+	out, err := gen.Output()
+	if err != nil {
+		t.Fatalf("generate systemd for a pod: %v", err)
+	}
+	var names []string
+	for _, p := range strings.Fields(string(out)) {
+		text, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd.WriteUnit(filepath.Base(p), string(text))
+		names = append(names, filepath.Base(p))
+	}
+	if strings.Join(names, " ") != "pod-sdpod.service container-sdpod-a.service container-sdpod-b.service" {
+		t.Fatalf("generate systemd sdpod wrote %q", names)
+	}
+	verifyUnit(t, filepath.Join(sd.UnitDir, "pod-sdpod.service"))
+	sd.MustSystemctl("daemon-reload")
+	sd.MustSystemctl("start", "pod-sdpod.service")
+	status := func(n string) string {
+		return strings.TrimSpace(in.Run("inspect", "--format", "{{.State.Status}}", n).WantSuccess(t).Stdout)
+	}
+	waitFor(t, "the pod's containers to run", func() bool { return status("sdpod-a") == "running" && status("sdpod-b") == "running" })
+	for _, u := range names {
+		if got := sd.Show(u, "ActiveState"); got != "active" {
+			t.Errorf("%s is %s, want active", u, got)
+		}
+	}
+	sd.MustSystemctl("stop", "pod-sdpod.service")
+	for _, n := range []string{"sdpod-a", "sdpod-b"} {
+		if got := status(n); got != "exited" {
+			t.Errorf("after stopping the pod unit %s is %s, want exited", n, got)
+		}
+	}
+	if got := sd.Show("container-sdpod-a.service", "ActiveState"); got != "inactive" {
+		t.Errorf("container-sdpod-a.service is %s after the pod unit stopped", got)
+	}
+	b.Run("generate", "systemd", "--new", "sdpod").WantError(t, 1, "--new is not supported for pods")
+	b.Run("generate", "systemd", "nosuch").WantError(t, 1, "nosuch does not refer to a container or pod")
+}

@@ -271,7 +271,7 @@ func (e *Engine) startPodInfra(ctx context.Context, c *Container) error {
 	if p.InfraID == "" {
 		return nil
 	}
-	if _, err := e.StartContainer(ctx, p.InfraID, nil); err != nil {
+	if _, err := e.StartContainer(ctx, p.InfraID, &StartOptions{Dependency: true}); err != nil {
 		return fmt.Errorf("start infra container of pod %s: %w", p.Name, err)
 	}
 	return nil

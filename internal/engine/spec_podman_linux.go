@@ -135,7 +135,7 @@ func (e *Engine) startRequired(ctx context.Context, c *Container) error {
 		if other.Active() {
 			continue
 		}
-		if _, err := e.StartContainer(ctx, other.ID, nil); err != nil {
+		if _, err := e.StartContainer(ctx, other.ID, &StartOptions{Dependency: true}); err != nil {
 			return err
 		}
 	}

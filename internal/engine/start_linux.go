@@ -27,6 +27,9 @@ type StartOptions struct {
 	BeforeStart func(*Container) error
 	// Rows and Cols size the container's terminal from its first instruction.
 	Rows, Cols uint16
+	// Dependency marks the start of a container another one needs (its pod's infra, a
+	// --requires): systemd hears only of the container the command started.
+	Dependency bool
 }
 
 // StartContainer mounts the container's filesystem, writes its bundle, starts its monitor
@@ -41,6 +44,10 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	}
 	defer release()
 	if c.Active() {
+		// A unit started for a running container: its monitor is the main process already.
+		if pid := readInt(e.runFile(c, "monitor.pid")); pid > 0 && !so.Dependency {
+			notifyStarted(c, pid)
+		}
 		return c, nil
 	}
 	if err := e.startPodInfra(ctx, c); err != nil {
@@ -144,7 +151,9 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 		return c, err
 	}
 	e.startEvents(c)
-	notifyStarted(c, monitorPID)
+	if !so.Dependency {
+		notifyStarted(c, monitorPID)
+	}
 	return c, nil
 }
 

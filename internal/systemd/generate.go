@@ -58,6 +58,8 @@ type GenerateOptions struct {
 	// "--name" or "-e" style; --new needs it to find the image among the arguments.
 	TakesValue func(flag string) bool
 	Version    string
+
+	bindTo string // the pod unit a pod's container unit goes with
 }
 
 // GeneratedUnit is one unit file: its file name and text.
@@ -131,6 +133,10 @@ func ContainerUnit(c ContainerInfo, o GenerateOptions) (GeneratedUnit, error) {
 	unit.Add("After", strings.Join(append([]string{"network-online.target"}, o.After...), " "))
 	if len(o.Requires) > 0 {
 		unit.Add("Requires", strings.Join(o.Requires, " "))
+	}
+	if o.bindTo != "" {
+		unit.Add("BindsTo", o.bindTo)
+		unit.Add("After", o.bindTo)
 	}
 	if mounts := nonEmpty(c.Root, c.RunRoot); len(mounts) > 0 {
 		unit.Add("RequiresMountsFor", JoinWords(mounts))

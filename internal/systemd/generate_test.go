@@ -150,3 +150,30 @@ func TestSplitWordsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestPodUnitsGolden(t *testing.T) {
+	infra := ContainerInfo{ID: "1111111111111111111111111111111111111111111111111111111111111111", Name: "web-infra",
+		StopTimeout: 10, Root: "/var/lib/berth", RunRoot: "/run/berth"}
+	a := testContainer()
+	b := testContainer()
+	b.ID, b.Name, b.RestartPolicy = "2222222222222222222222222222222222222222222222222222222222222222", "db", "no"
+	pod := PodInfo{ID: "3333333333333333333333333333333333333333333333333333333333333333", Name: "webpod", Infra: infra,
+		Containers: []ContainerInfo{a, b}}
+	units, err := PodUnits(pod, GenerateOptions{UseName: true, Executable: "/usr/bin/berth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, u := range units {
+		all.WriteString("---" + u.Name + "---\n" + u.Text)
+	}
+	golden(t, "generate/pod.golden", all.String())
+
+	if _, err := PodUnits(pod, GenerateOptions{New: true}); err == nil || !strings.Contains(err.Error(), "--new is not supported for pods") {
+		t.Errorf("PodUnits(--new) error = %v", err)
+	}
+	pod.Infra = ContainerInfo{}
+	if _, err := PodUnits(pod, GenerateOptions{}); err == nil || !strings.Contains(err.Error(), "has no infra container") {
+		t.Errorf("PodUnits(no infra) error = %v", err)
+	}
+}

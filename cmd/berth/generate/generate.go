@@ -2,7 +2,9 @@
 package generate
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/berth-project/berth/cmd/berth/cli"
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/systemd"
 )
 
@@ -30,8 +33,8 @@ func systemdCommand() *cobra.Command {
 	var format string
 	var stopTimeout uint
 	cmd := &cobra.Command{
-		Use:   "systemd [OPTIONS] CONTAINER",
-		Short: "Generate systemd units for a container",
+		Use:   "systemd [OPTIONS] CONTAINER|POD",
+		Short: "Generate systemd units for a container, or a pod and its containers",
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "" && format != "json" {
@@ -41,10 +44,7 @@ func systemdCommand() *cobra.Command {
 				o.StopTimeout = &stopTimeout
 			}
 			e, ctx := cli.Engine(cmd), cmd.Context()
-			c, err := e.Container(ctx, args[0])
-			if err != nil {
-				return err
-			}
+			var err error
 			if o.Executable, err = os.Executable(); err != nil {
 				return fmt.Errorf("find the berth binary: %w", err)
 			}
@@ -56,32 +56,43 @@ func systemdCommand() *cobra.Command {
 					o.Env[i] = kv + "=" + os.Getenv(kv)
 				}
 			}
-			unit, err := systemd.ContainerUnit(ContainerInfo(e, c), o)
+			units, err := generateUnits(ctx, e, args[0], o)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			byName := map[string]string{}
 			if files {
 				dir, err := os.Getwd()
 				if err != nil {
 					return err
 				}
-				p := filepath.Join(dir, unit.Name)
-				if err := os.WriteFile(p, []byte(unit.Text), 0o644); err != nil {
-					return fmt.Errorf("write unit file: %w", err)
+				for _, u := range units {
+					p := filepath.Join(dir, u.Name)
+					if err := os.WriteFile(p, []byte(u.Text), 0o644); err != nil {
+						return fmt.Errorf("write unit file: %w", err)
+					}
+					byName[u.Name] = p
+					if format != "json" {
+						fmt.Fprintln(out, p)
+					}
 				}
-				if format == "json" {
-					return json.NewEncoder(out).Encode(map[string]string{unit.Name: p})
+			} else {
+				for i, u := range units {
+					byName[u.Name] = u.Text
+					if format != "json" {
+						if i > 0 {
+							fmt.Fprintln(out)
+						}
+						fmt.Fprint(out, u.Text)
+					}
 				}
-				fmt.Fprintln(out, p)
-				return nil
 			}
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "    ")
-				return enc.Encode(map[string]string{unit.Name: unit.Text})
+				return enc.Encode(byName)
 			}
-			fmt.Fprint(out, unit.Text)
 			return nil
 		},
 	}
@@ -100,6 +111,38 @@ func systemdCommand() *cobra.Command {
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "Set an environment variable in the unit (KEY=VALUE)")
 	fl.StringVar(&format, "format", "", "Print the units as json")
 	return cmd
+}
+
+// generateUnits renders the unit of container ref, or the units of pod ref.
+func generateUnits(ctx context.Context, e *engine.Engine, ref string, o systemd.GenerateOptions) ([]systemd.GeneratedUnit, error) {
+	c, err := e.Container(ctx, ref)
+	if err == nil {
+		u, err := systemd.ContainerUnit(ContainerInfo(e, c), o)
+		return []systemd.GeneratedUnit{u}, err
+	}
+	if !errors.Is(err, errdefs.ErrNotFound) {
+		return nil, err
+	}
+	p, perr := e.Pod(ctx, ref)
+	if errors.Is(perr, errdefs.ErrNotFound) {
+		return nil, errdefs.Newf(errdefs.ErrNotFound, "%s does not refer to a container or pod", ref)
+	}
+	if perr != nil {
+		return nil, perr
+	}
+	ctrs, err := e.PodContainers(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	info := systemd.PodInfo{ID: p.ID, Name: p.Name}
+	for _, c := range ctrs {
+		if c.Infra {
+			info.Infra = ContainerInfo(e, c)
+		} else {
+			info.Containers = append(info.Containers, ContainerInfo(e, c))
+		}
+	}
+	return systemd.PodUnits(info, o)
 }
 
 // ContainerInfo is what unit generation needs of a container record.
