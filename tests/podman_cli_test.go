@@ -520,3 +520,14 @@ func TestVolumeNoexec(t *testing.T) {
 		t.Errorf("-v ...:exec: %q", out)
 	}
 }
+
+func TestPasswdEntry(t *testing.T) {
+	b := withImage(t)
+	if out := b.Run("run", "--rm", "--passwd", "-u", "4242:7", "localhost/bb:1", "sh", "-c", "whoami; grep ^4242: /etc/passwd").WantSuccess(t).Stdout; out != "4242\n4242:*:4242:7:container user:/:/bin/sh\n" {
+		t.Errorf("--passwd: %q", out)
+	}
+	// Without it, as in Docker, the image's /etc/passwd is left alone.
+	if r := b.Run("run", "--rm", "-u", "4242", "localhost/bb:1", "grep", "-c", "^4242:", "/etc/passwd"); r.Code != 1 || r.Stdout != "0\n" {
+		t.Errorf("no --passwd: exit %d, %q", r.Code, r.Stdout)
+	}
+}

@@ -31,6 +31,8 @@ type PodmanOptions struct {
 	Throttle []ThrottleDevice `json:",omitempty"`
 	// Systemd is --systemd: true (systemd mode when the command is an init), false, always.
 	Systemd string `json:",omitempty"`
+	// Passwd is --passwd: give a --user uid that the image's /etc/passwd lacks an entry there.
+	Passwd bool `json:",omitempty"`
 }
 
 // SystemdMode says whether a container running args gets systemd's environment under

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,11 @@ func (e *Engine) applyPodmanOptions(ctx context.Context, c *Container, s *specs.
 			return err
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/localtime", Type: "bind", Source: src, Options: []string{"bind", "ro"}})
+	}
+	if o.Passwd {
+		if err := addPasswdEntry(s.Root.Path, s.Process.User); err != nil {
+			return err
+		}
 	}
 	if SystemdMode(o.Systemd, s.Process.Args) {
 		systemdSpec(c, s)
@@ -80,6 +86,35 @@ func systemdSpec(c *Container, s *specs.Spec) {
 		devs = append(devs, d)
 	}
 	s.Linux.Devices = devs
+}
+
+// addPasswdEntry appends an entry for u to the container's /etc/passwd when it has none, so
+// that whoami and HOME work for an arbitrary --user uid (Podman's --passwd).
+func addPasswdEntry(rootfs string, u specs.User) error {
+	p, err := secureJoin(rootfs, "/etc/passwd")
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil // an image without /etc/passwd stays without one
+	}
+	uid := strconv.FormatUint(uint64(u.UID), 10)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Split(l, ":"); len(f) > 2 && f[2] == uid {
+			return nil
+		}
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("add user %s to /etc/passwd: %w", uid, err)
+	}
+	defer f.Close()
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		fmt.Fprintln(f)
+	}
+	_, err = fmt.Fprintf(f, "%s:*:%s:%d:container user:/:/bin/sh\n", uid, uid, u.GID)
+	return err
 }
 
 func hasEnvKey(env []string, key string) bool {

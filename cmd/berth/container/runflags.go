@@ -33,6 +33,7 @@ type podmanRunFlags struct {
 	initPath     string
 	throttle     map[string]*[]string // rbps, wbps, riops, wiops
 	systemd      string
+	passwd       bool
 }
 
 func (p *podmanRunFlags) add(fs *pflag.FlagSet) {
@@ -47,6 +48,7 @@ func (p *podmanRunFlags) add(fs *pflag.FlagSet) {
 	fs.UintVar(&p.timeout, "timeout", 0, "Seconds the container may run before it is killed (0: no limit)")
 	fs.StringVar(&p.conmonPID, "conmon-pidfile", "", "Write the pid of the container's monitor (Podman's conmon) to the file")
 	fs.StringVar(&p.initPath, "init-path", "", "Path to the init binary --init runs (default: berth's own)")
+	fs.BoolVar(&p.passwd, "passwd", false, "Add an /etc/passwd entry for a --user uid the image lacks (Podman's default is true; Docker adds none)")
 	fs.StringVar(&p.systemd, "systemd", "true", "Run in systemd mode: true (when the command is systemd or init), false, always")
 	p.throttle = map[string]*[]string{"rbps": new([]string), "wbps": new([]string), "riops": new([]string), "wiops": new([]string)}
 	fs.StringArrayVar(p.throttle["rbps"], "device-read-bps", nil, "Limit read rate from a device (PATH:RATE, e.g. /dev/sda:1mb)")
@@ -140,6 +142,7 @@ func (p *podmanRunFlags) apply(cmd *cobra.Command, o *engine.CreateOptions) erro
 	if engine.SystemdMode(p.systemd, o.Cmd) && o.StopSignal == "" {
 		o.StopSignal = "37" // SIGRTMIN+3: systemd's shutdown
 	}
+	o.Passwd = p.passwd
 	o.Timeout = p.timeout
 	o.ConmonPidFile = p.conmonPID
 	if p.initPath != "" {
