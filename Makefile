@@ -26,9 +26,13 @@ install: berth
 		$(DESTDIR)$(SYSTEMDDIR)/system-generators $(DESTDIR)$(SYSTEMDDIR)/user-generators
 	for d in system user; do \
 		sed 's|@@BERTH@@|$(PREFIX)/bin/berth|g' contrib/systemd/berth-restart.service > $(DESTDIR)$(SYSTEMDDIR)/$$d/berth-restart.service; \
+		sed 's|@@BERTH@@|$(PREFIX)/bin/berth|g' contrib/systemd/berth.service > $(DESTDIR)$(SYSTEMDDIR)/$$d/berth.service; \
 	done
 	ln -sf $(PREFIX)/bin/berth $(DESTDIR)$(SYSTEMDDIR)/system-generators/berth-system-generator
 	ln -sf $(PREFIX)/bin/berth $(DESTDIR)$(SYSTEMDDIR)/user-generators/berth-user-generator
+	# berth.socket starts berth.service (the Docker Engine API) on the first connection.
+	sed 's|@@MODE@@|0660|' contrib/systemd/berth.socket > $(DESTDIR)$(SYSTEMDDIR)/system/berth.socket
+	sed 's|@@MODE@@|0600|' contrib/systemd/berth.socket > $(DESTDIR)$(SYSTEMDDIR)/user/berth.socket
 
 # deps installs what builds and tests need on a fresh Debian machine.
 deps:

@@ -19,6 +19,7 @@ func TestImportDirections(t *testing.T) {
 		{"../libnet/...", []string{mod + "internal/engine", mod + "cmd/", mod + "libimage", mod + "internal/state", "github.com/spf13/cobra", "github.com/mattn/go-sqlite3"}},
 		{"../build/...", []string{mod + "internal/engine", mod + "cmd/", "github.com/spf13/cobra", "github.com/mattn/go-sqlite3"}},
 		{"../cmd/berth-monitor/...", []string{"github.com/spf13/cobra", "github.com/mattn/go-sqlite3", "github.com/google/go-containerregistry", mod + "internal/state", mod + "internal/engine", "github.com/sirupsen/logrus"}},
+		{"../internal/dockerapi/...", []string{mod + "cmd/", "github.com/spf13/cobra"}},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", r.pkgs).CombinedOutput()

@@ -22,7 +22,7 @@ import (
 func Commands() []*cobra.Command {
 	group := &cobra.Command{Use: "system", Short: "Manage berth: disk usage, prune, reset, info", Args: cli.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(dfCommand(), pruneCommand(), resetCommand(), infoCommand(), eventsCommand())
+	group.AddCommand(dfCommand(), pruneCommand(), resetCommand(), infoCommand(), eventsCommand(), serviceCommand())
 	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand(), eventsCommand(), group}
 }
 
