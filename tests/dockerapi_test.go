@@ -201,3 +201,74 @@ func TestDockerAPIRunLogsExec(t *testing.T) {
 }
 
 var _ = json.Marshal
+
+func TestDockerAPIServiceIdleExitAndErrors(t *testing.T) {
+	RequireRoot(t)
+	b := NewBerth(t)
+	s := startAPI(t, b, "2")
+	fi, err := os.Stat(s.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o660 {
+		t.Errorf("socket mode %v, want a socket with 0660", fi.Mode())
+	}
+	// A second service on the same socket refuses, leaving the first serving.
+	b.Run("system", "service", "unix://"+s.sock).WantError(t, 2, "already listening")
+	b.Run("system", "service", "tcp://127.0.0.1:1").WantError(t, 1, "invalid URI")
+
+	for _, p := range []string{"/_ping", "/v1.44/_ping", "/v1.51/_ping"} {
+		resp, body := s.request(t, "GET", p, nil)
+		if resp.StatusCode != 200 || body != "OK" || resp.Header.Get("Api-Version") != "1.51" {
+			t.Errorf("GET %s: %d %q Api-Version %q", p, resp.StatusCode, body, resp.Header.Get("Api-Version"))
+		}
+	}
+	resp, body := s.request(t, "GET", "/v1.20/version", nil)
+	if resp.StatusCode != 400 || !strings.Contains(body, "Minimum supported API version is 1.44") {
+		t.Errorf("old client: %d %s", resp.StatusCode, body)
+	}
+	// Endpoints berth does not serve: Docker's JSON error with 501, at once.
+	for _, p := range []string{"/v1.51/swarm", "/plugins", "/v1.44/containers/x/checkpoints"} {
+		resp, body := s.request(t, "GET", p, nil)
+		var e struct{ Message string }
+		if resp.StatusCode != 501 || json.Unmarshal([]byte(body), &e) != nil || !strings.Contains(e.Message, "does not implement") {
+			t.Errorf("GET %s: %d %q", p, resp.StatusCode, body)
+		}
+	}
+	resp, body = s.request(t, "GET", "/containers/nosuch/json", nil)
+	if resp.StatusCode != 404 || !strings.Contains(body, `"message"`) {
+		t.Errorf("missing container: %d %s", resp.StatusCode, body)
+	}
+	resp, body = s.request(t, "POST", "/containers/create", strings.NewReader(`{"Image": "localhost/bb:1", "HostConfig": {`))
+	if resp.StatusCode != 400 {
+		t.Errorf("bad JSON: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = s.request(t, "POST", "/volumes/create", strings.NewReader(`{"Name": "api-vol"}`))
+	if resp.StatusCode != 201 {
+		t.Fatalf("volume create: %d", resp.StatusCode)
+	}
+	resp, body = s.request(t, "POST", "/volumes/create", strings.NewReader(`{"Name": "api-vol"}`))
+	if resp.StatusCode != 201 || !strings.Contains(body, `"Name":"api-vol"`) { // Docker answers with the existing volume
+		t.Errorf("volume create again: %d %s", resp.StatusCode, body)
+	}
+	if got := s.docker(t, "version", "--format", "{{.Server.APIVersion}} {{.Server.MinAPIVersion}}").WantSuccess(t).Stdout; got != "1.51 1.44\n" {
+		t.Errorf("docker version: %q", got)
+	}
+
+	// Idle: no request for --time seconds and the service exits by itself, removing its socket.
+	select {
+	case err := <-s.done:
+		s.done <- err
+		if err != nil {
+			t.Errorf("service exited with %v; stderr %s", err, s.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("service still running 15s after its last request with --time 2")
+	}
+	if _, err := os.Stat(s.sock); !os.IsNotExist(err) {
+		t.Errorf("socket left after idle exit: %v", err)
+	}
+	if s.stderr.Len() != 0 {
+		t.Errorf("service stderr: %s", s.stderr.String())
+	}
+}

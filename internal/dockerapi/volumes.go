@@ -1,6 +1,7 @@
 package dockerapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/volume"
 
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // apiVolume is a volume in Docker's shape.
@@ -93,6 +95,9 @@ func (s *Server) postVolumesCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.e.CreateVolume(r.Context(), req.Name, req.Labels)
+	if errors.Is(err, errdefs.ErrExists) { // Docker answers with the volume that exists
+		v, err = s.e.Volume(r.Context(), req.Name)
+	}
 	if err != nil {
 		fail(w, err)
 		return
