@@ -118,20 +118,27 @@ var containerKeys = map[string]containerKey{
 
 // notSupported are Quadlet keys berth knows but cannot honour, with why.
 var notSupported = map[string]string{
-	"Secret":               "berth has no secret store: the container would start without the secret",
-	"HealthOnFailure":      "berth's health checks have no on-failure action",
-	"HealthStartupCmd":     "berth has no startup health checks",
-	"ContainersConfModule": "berth reads no containers.conf modules",
-	"Rootfs":               "berth runs containers from images only",
+	"Secret":                "berth has no secret store: the container would start without the secret",
+	"HealthOnFailure":       "berth's health checks have no on-failure action",
+	"HealthStartupCmd":      "berth has no startup health checks",
+	"HealthStartupInterval": "berth has no startup health checks",
+	"HealthStartupRetries":  "berth has no startup health checks",
+	"HealthStartupSuccess":  "berth has no startup health checks",
+	"HealthStartupTimeout":  "berth has no startup health checks",
+	"HealthLogDestination":  "berth keeps the last 5 health check results in the container's state",
+	"HealthMaxLogCount":     "berth keeps the last 5 health check results in the container's state",
+	"HealthMaxLogSize":      "berth keeps the last 5 health check results in the container's state",
+	"ContainersConfModule":  "berth reads no containers.conf modules",
+	"Rootfs":                "berth runs containers from images only",
 }
 
 // quoteArg quotes a word for ExecStart= when it has spaces or quotes, leaving $ and %
 // alone: in a Quadlet file they are systemd's, as the user wrote them.
 func quoteArg(w string) string {
-	if w != "" && !strings.ContainsAny(w, " \t\"'\\") {
+	if w != "" && !strings.ContainsAny(w, " \t\n\"'\\") {
 		return w
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(w) + `"`
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(w) + `"`
 }
 
 func quoteArgs(words []string) string {

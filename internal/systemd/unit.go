@@ -66,7 +66,10 @@ func ParseUnit(path string, r io.Reader) (*Unit, error) {
 			}
 			line = line[:len(line)-1] + " " + next
 		}
-		line = strings.TrimSuffix(line, "\\")
+		line = strings.TrimSpace(strings.TrimSuffix(line, "\\"))
+		if line == "" {
+			continue
+		}
 		if line[0] == '[' {
 			if !strings.HasSuffix(line, "]") || len(line) < 3 {
 				return nil, &ParseError{path, start, fmt.Sprintf("invalid section header %q", line)}
