@@ -78,6 +78,7 @@ func TestExitCodeTable(t *testing.T) {
 		{"volume prune bad filter", []string{"volume", "prune", "-f", "--filter", "colour=red"}, 1, "invalid filter"},
 		{"too few arguments", []string{"rm"}, 1, `"berth rm" requires at least 1 argument`},
 		{"unknown command", []string{"nosuchcmd"}, 1, `unknown command "nosuchcmd" for "berth"`},
+		{"run without an image", []string{"run"}, 1, `"berth run" requires at least 1 argument`},
 		// 2: the object's state refuses the operation.
 		{"rm running", []string{"rm", "xrun"}, 2, "container is running"},
 		{"rmi in use", []string{"rmi", "localhost/bb:1"}, 2, "in use by a container"},

@@ -24,6 +24,8 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrUsage: a flag the command does not know or cannot parse.
 	ErrUsage = errors.New("usage")
+	// ErrArgs: the command got too few or too many arguments (Docker answers 1, even for run).
+	ErrArgs = errors.New("wrong number of arguments")
 	// ErrUnauthorized: a registry refused the credentials.
 	ErrUnauthorized    = errors.New("unauthorized")
 	ErrNotSupported    = errors.New("not supported")
@@ -61,6 +63,7 @@ var exitTable = []struct {
 	{ErrCannotInvoke, ExitCannotInvoke, ExitCannotInvoke, ExitCannotInvoke},
 	{ErrCommandNotFound, ExitCommandNotFound, ExitCommandNotFound, ExitCommandNotFound},
 	{ErrUsage, ExitEngine, ExitEngine, ExitEngine},
+	{ErrArgs, 1, 1, 1},
 	{ErrNotFound, ExitNotFound, ExitNotFound, ExitEngine},
 	{ErrInUse, ExitState, ExitEngine, ExitEngine},
 	{ErrConflict, 1, ExitEngine, ExitEngine},
@@ -73,8 +76,9 @@ var exitTable = []struct {
 // ExitTable is the table as the help text shows it.
 const ExitTable = `Exit status:
   0    success
-  1    a named container, image, volume, network or pod does not exist; any other
-       user error of a command other than run, create and start (as Docker answers)
+  1    a named container, image, volume, network or pod does not exist; the wrong
+       number of arguments or an unknown command; any other user error of a command
+       other than run, create and start (as Docker answers)
   2    the object's state refuses the operation: a running container removed without
        -f, an image, volume or network in use, a pod with running containers
   125  berth itself failed: any failure of run, create and kube play, of start but an unknown

@@ -17,6 +17,7 @@ func TestExitCode(t *testing.T) {
 		{"nil", nil, 0, 0, 0},
 		{"plain", errors.New("boom"), 125, 125, 125},
 		{"usage", Newf(ErrUsage, "unknown flag: --x"), 125, 125, 125},
+		{"arguments", Newf(ErrArgs, `"berth run" requires at least 1 argument`), 1, 1, 1},
 		{"invalid", fmt.Errorf("parse: %w", ErrInvalid), 1, 125, 125},
 		{"not found", missing, 1, 1, 125},
 		{"in use", inUse, 2, 125, 125},

@@ -213,7 +213,7 @@ func RangeArgs(lo, hi int) cobra.PositionalArgs {
 }
 
 func argsError(cmd *cobra.Command, want string) error {
-	return errdefs.Newf(errdefs.ErrInvalid, "%q requires %s\nSee '%s --help'", cmd.CommandPath(), want, cmd.CommandPath())
+	return errdefs.Newf(errdefs.ErrArgs, "%q requires %s\nSee '%s --help'", cmd.CommandPath(), want, cmd.CommandPath())
 }
 
 func plural(n int) string {
