@@ -531,3 +531,15 @@ func TestPasswdEntry(t *testing.T) {
 		t.Errorf("no --passwd: exit %d, %q", r.Code, r.Stdout)
 	}
 }
+
+// Podman's system tests tear every test down with `pod rm -t 0 --all --force --ignore`.
+func TestPodRemoveTime(t *testing.T) {
+	b := withImage(t)
+	b.Run("create", "--pod", "new:pp", "--name", "inpod", "localhost/bb:1", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done").WantSuccess(t)
+	b.Run("pod", "start", "pp").WantSuccess(t)
+	b.Run("pod", "rm", "-t", "5", "--force", "pp").WantSuccess(t)
+	b.Run("pod", "rm", "-t", "0", "--all", "--force", "--ignore").WantSuccess(t)
+	if out := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; out != "" {
+		t.Errorf("pod rm left containers: %q", out)
+	}
+}

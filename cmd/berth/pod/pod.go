@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -162,6 +163,7 @@ func parseCommand(s string) ([]string, error) {
 func rmCommand() *cobra.Command {
 	var o engine.PodRemoveOptions
 	var all, ignore bool
+	var stopTime int
 	cmd := &cobra.Command{
 		Use:     "rm [OPTIONS] POD [POD...]",
 		Aliases: []string{"remove"},
@@ -194,11 +196,20 @@ func rmCommand() *cobra.Command {
 					}
 					return "", err
 				}
+				// -t N with --force stops the containers gracefully first (stop signal,
+				// SIGKILL after N seconds), as Podman's pod rm does; -t 0 kills at once.
+				if o.Force && cmd.Flags().Changed("time") && stopTime > 0 {
+					d := time.Duration(stopTime) * time.Second
+					if _, err := e.StopPod(ctx, p.ID, &d); err != nil {
+						return "", err
+					}
+				}
 				return p.ID, e.RemovePod(ctx, p.ID, o)
 			})
 		},
 	}
 	fl := cmd.Flags()
+	fl.IntVarP(&stopTime, "time", "t", 10, "With --force, seconds to wait for the containers to stop before killing them")
 	fl.BoolVarP(&o.Force, "force", "f", false, "Stop and remove the pod's running containers (uses SIGKILL)")
 	fl.BoolVarP(&all, "all", "a", false, "Remove all pods")
 	fl.BoolVarP(&ignore, "ignore", "i", false, "Ignore errors when a pod does not exist")
