@@ -389,16 +389,21 @@ func TestRootlessPod(t *testing.T) {
 	}
 	os.Chmod(p, 0o644)
 	b.Run("load", "-i", p).WantSuccess(t)
-	// Each rootless berth command has its own user namespace: containers made first and
-	// started together by pod start share the infra container's namespaces.
-	b.Run("pod", "create", "--name", "tp-rl").WantSuccess(t)
+	port := freePort(t)
+	b.Run("pod", "create", "--name", "tp-rl", "-p", fmt.Sprintf("%d:80", port)).WantSuccess(t)
 	b.Run("create", "--pod", "tp-rl", "--name", "tp-rl-srv", "localhost/bb:1", "sh", "-c", "while true; do echo rootless-pod | nc -l -p 80; done").WantSuccess(t)
 	b.Run("create", "--pod", "tp-rl", "--name", "tp-rl-cli", "localhost/bb:1", "sh", "-c", ncRetry("127.0.0.1")+"; hostname; sleep 100").WantSuccess(t)
 	b.Run("pod", "start", "tp-rl").WantSuccess(t)
 	eventually(t, "the rootless client reached its neighbour", func() bool {
 		return b.Run("logs", "tp-rl-cli").Stdout == "rootless-pod\ntp-rl\n"
 	})
-	b.Run("run", "--rm", "--pod", "tp-rl", "localhost/bb:1", "true").WantError(t, 125, "create the containers and start them together with pod start")
+	if got, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "rootless-pod\n" {
+		t.Errorf("rootless pod's published port: %q, %v", got, err)
+	}
+	// A container run later, from another berth command, joins the same namespaces.
+	if got := b.Run("run", "--rm", "--pod", "tp-rl", "localhost/bb:1", "sh", "-c", ncRetry("127.0.0.1")+"; hostname").WantSuccess(t).Stdout; got != "rootless-pod\ntp-rl\n" {
+		t.Errorf("rootless run --pod later = %q", got)
+	}
 	b.Run("pod", "rm", "-f", "tp-rl").WantSuccess(t)
 	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
 		t.Errorf("containers left after rootless pod rm -f: %q", got)

@@ -44,9 +44,9 @@ func (e *Engine) joinPodNamespaces(ctx context.Context, c *Container, s *specs.S
 		return errdefs.Newf(errdefs.ErrInvalid, "cannot join pod %s: its infra container %s is not running", p.Name, infra.Name)
 	}
 	if len(p.Share()) > 0 {
-		// Rootless, each berth command makes its own user namespace: the infra container's
-		// namespaces belong to the one of the command that started it, and a process of
-		// another cannot join them (the runtime would fail on the path with EACCES).
+		// Rootless commands share one user namespace while anything runs in it; should the
+		// infra container's belong to another (one made before that), a process of this one
+		// cannot join its namespaces (the runtime would fail on the path with EACCES).
 		if _, err := os.Stat("/proc/" + strconv.Itoa(infra.Pid) + "/ns/net"); errors.Is(err, fs.ErrPermission) {
 			return errdefs.Newf(errdefs.ErrNotSupported, "cannot join pod %s: its namespaces belong to the user namespace of the berth command that started its infra container; create the containers and start them together with pod start", p.Name)
 		}
