@@ -383,12 +383,15 @@ func TestKubeGeneratePlayRoundTrip(t *testing.T) {
 	port := freePort(t)
 	b.Run("run", "-d", "--name", "orig", "-e", "MODE=prod", "-p", fmt.Sprintf("127.0.0.1:%d:80", port),
 		"--memory", "32m", "--label", "tier=back", "--health-cmd", "true", "--health-interval", "7s",
-		"-v", "kuberoundvol:/data", "localhost/bb:1", "sh", "-c", "while true; do echo round | nc -l -p 80; done").WantSuccess(t)
+		"-v", "kuberoundvol:/data", "-v", t.TempDir()+":/h:ro", "localhost/bb:1", "sh", "-c", "while true; do echo round | nc -l -p 80; done").WantSuccess(t)
 	yamlText := b.Run("kube", "generate", "orig").WantSuccess(t).Stdout
 	inspect := func(name string) string {
-		return b.Run("inspect", "--format", "{{.Config.Image}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{.Config.Labels.tier}}|{{.HostConfig.Memory}}|{{json .Config.Healthcheck}}|{{json .HostConfig.PortBindings}}", name).WantSuccess(t).Stdout
+		return b.Run("inspect", "--format", "{{.Config.Image}}|{{json .Config.Cmd}}|{{json .Config.Env}}|{{.Config.Labels.tier}}|{{.HostConfig.Memory}}|{{json .Config.Healthcheck}}|{{range .Mounts}}{{.Type}}:{{.Name}}:{{.Destination}}:{{.RW}} {{end}}|{{json .HostConfig.PortBindings}}", name).WantSuccess(t).Stdout
 	}
 	before := inspect("orig")
+	if !strings.Contains(before, "volume:kuberoundvol:/data:true bind:<no value>:/h:false ") {
+		t.Fatalf("inspect of the original: %s", before)
+	}
 	b.Run("rm", "-f", "orig").WantSuccess(t)
 	b.RunStdin([]byte(yamlText), "kube", "play", "--network", "kuberound", "-").WantSuccess(t)
 	after := inspect("orig-pod-orig")
@@ -547,6 +550,25 @@ spec:
 		t.Errorf("play of a URL printed %q", r.Stdout)
 	}
 	b.Run("kube", "play", srv.URL+"/nosuch.yaml").WantError(t, 125, "404 Not Found")
+
+	// A DaemonSet's pod with hostNetwork shares the host's network namespace.
+	ds := filepath.Join(dir, "ds.yaml")
+	os.WriteFile(ds, []byte(`apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      hostNetwork: true
+      containers: [{name: main, image: localhost/bb:1, command: [sleep, "1000"]}]
+`), 0o644)
+	b.Run("kube", "play", ds).WantSuccess(t)
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	if got := strings.TrimSpace(execOut(t, b, "agent-pod-main", "readlink", "/proc/self/ns/net")); got != hostNet {
+		t.Errorf("hostNetwork pod in %s, host in %s", got, hostNet)
+	}
 }
 
 // TestKubePlaySymlinkVolume: a symlink planted where play writes a ConfigMap volume is
