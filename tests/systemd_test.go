@@ -226,3 +226,31 @@ func TestSystemdPodUnitsUnderSystemd(t *testing.T) {
 	b.Run("generate", "systemd", "--new", "sdpod").WantError(t, 1, "--new is not supported for pods")
 	b.Run("generate", "systemd", "nosuch").WantError(t, 1, "nosuch does not refer to a container or pod")
 }
+
+// --sdnotify=healthy under a real systemd: the unit is active only once the monitor says the
+// container passed its health check.
+func TestSystemdHealthyUnit(t *testing.T) {
+	b := withImage(t)
+	sd := startSystemd(t)
+	in := sd.Inside(b)
+	b.Run("create", "--name", "sdhealthy", "--network", "none", "--stop-timeout", "1", "--sdnotify=healthy",
+		"--health-cmd", "test -e /tmp/ok", "--health-interval", "200ms", "localhost/bb:1", "sh", "-c", "sleep 1; touch /tmp/ok; exec sleep 1000").WantSuccess(t)
+	unit := "container-sdhealthy.service"
+	sd.WriteUnit(unit, b.Run("generate", "systemd", "--new", "--name", "sdhealthy").WantSuccess(t).Stdout)
+	verifyUnit(t, filepath.Join(sd.UnitDir, unit))
+	b.Run("rm", "sdhealthy").WantSuccess(t)
+	sd.MustSystemctl("daemon-reload")
+	start := time.Now()
+	sd.MustSystemctl("start", unit) // returns once READY=1 came
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("systemctl start returned after %v, before the container could be healthy", d)
+	}
+	if got := strings.TrimSpace(in.Run("inspect", "--format", "{{.State.Health.Status}}", "sdhealthy").WantSuccess(t).Stdout); got != "healthy" {
+		t.Errorf("unit active with the container %s, want healthy", got)
+	}
+	id := strings.TrimSpace(in.Run("inspect", "--format", "{{.Id}}", "sdhealthy").WantSuccess(t).Stdout)
+	if got, want := sd.Show(unit, "MainPID"), monitorPID(t, b, id); got != want {
+		t.Errorf("MainPID = %s, want the monitor's %s", got, want)
+	}
+	sd.MustSystemctl("stop", unit)
+}
