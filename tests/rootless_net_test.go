@@ -38,8 +38,9 @@ func rootlessWithImage(t *testing.T) *Berth {
 // testServer is an HTTP server in a network namespace of its own, reached from the host
 // through a veth pair: the "outside" a rootless container's traffic goes to.
 type testServer struct {
-	Addr string // IP:80
-	NS   string
+	Addr   string // IP:80
+	NS     string
+	HostIP string // the host's address on the veth to it
 }
 
 // startTestServer serves body at http://IP/hello from a new network namespace.
@@ -81,7 +82,7 @@ func startTestServer(t *testing.T, body string) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
-	return &testServer{Addr: srvIP + ":80", NS: ns}
+	return &testServer{Addr: srvIP + ":80", NS: ns, HostIP: hostIP}
 }
 
 // helpersOf lists the pids of network helpers (pasta, slirp4netns) whose command line names
@@ -188,6 +189,27 @@ func TestRootlessPublish(t *testing.T) {
 			b.Run("rm", "-f", id).WantSuccess(t)
 			wantNoHelpers(t, b)
 		})
+	}
+	// pasta keeps the client's address: a client in another network namespace connecting to
+	// the host's address shows as itself inside the container.
+	if _, err := exec.LookPath("pasta"); err == nil {
+		srv := startTestServer(t, "unused\n")
+		port := freePort(t)
+		id := strings.TrimSpace(b.Run("run", "-d", "--network", "pasta", "-p", fmt.Sprintf("%d:80", port), "localhost/bb:1", "sh", "-c",
+			`while true; do nc -l -p 80 -e sh -c 'netstat -tn | grep ":80 "'; done`).WantSuccess(t).Stdout)
+		srvIP, _, _ := strings.Cut(srv.Addr, ":")
+		var out []byte
+		for i := 0; i < 50; i++ {
+			out, _ = exec.Command("ip", "netns", "exec", srv.NS, "busybox", "nc", "-w", "3", srv.HostIP, strconv.Itoa(port)).Output()
+			if len(out) > 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !strings.Contains(string(out), srvIP+":") {
+			t.Errorf("the container saw the connection as %q, want it from %s", out, srvIP)
+		}
+		b.Run("rm", "-f", id).WantSuccess(t)
 	}
 	// A port taken on the host, and one below ip_unprivileged_port_start.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
