@@ -178,6 +178,9 @@ func TestExitCodeSeveralNames(t *testing.T) {
 			t.Errorf("berth %v: stdout %q stderr %q", args, r.Stdout, r.Stderr)
 		}
 	}
+	if r := b.Run("inspect", "gone1", "gone2").WantExit(t, 1); r.Stdout != "[]\n" {
+		t.Errorf("inspect of missing names printed %q, want [] as Docker", r.Stdout)
+	}
 	b.Run("volume", "create", "v1").WantSuccess(t)
 	r = b.Run("volume", "rm", "v1", "nosuch").WantError(t, 1, "no such volume: nosuch")
 	if r.Stdout != "v1\n" {

@@ -236,6 +236,9 @@ func actionEnd(s string) int {
 // Inspect prints objects as a Docker-style indented JSON array, or each through a template.
 func Inspect(w io.Writer, format string, objs []any) error {
 	if format == "" || format == "json" {
+		if objs == nil {
+			objs = []any{} // nothing found prints [] as Docker does, not null
+		}
 		b, err := json.MarshalIndent(objs, "", "    ")
 		if err != nil {
 			return err

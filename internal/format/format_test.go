@@ -129,6 +129,13 @@ func TestObject(t *testing.T) {
 	}
 }
 
+func TestInspectNothingFound(t *testing.T) {
+	var b bytes.Buffer
+	if err := Inspect(&b, "", nil); err != nil || b.String() != "[]\n" {
+		t.Errorf("Inspect of nothing = %q, %v", b.String(), err)
+	}
+}
+
 func TestInspectNumbers(t *testing.T) {
 	type state struct {
 		ExitCode int
