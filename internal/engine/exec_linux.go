@@ -29,6 +29,9 @@ type ExecOptions struct {
 	Interactive bool
 	Detach      bool
 	Privileged  bool
+	// Rows and Cols size the terminal before the process starts (resizes follow through
+	// [ExecIO.OnTerminal]); a process that reads its size at once sees them.
+	Rows, Cols uint16
 }
 
 // ExecIO connects an exec'd process. With a terminal, OnTerminal is called with the pty
@@ -66,6 +69,10 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, eio ExecIO
 	p.Env = mergeEnv(p.Env, o.Env)
 	if o.TTY {
 		p.Env = mergeEnv(p.Env, []string{"TERM=xterm"})
+		p.ConsoleSize = nil
+		if o.Rows > 0 && o.Cols > 0 {
+			p.ConsoleSize = &specs.Box{Height: uint(o.Rows), Width: uint(o.Cols)}
+		}
 	}
 	if o.Workdir != "" {
 		p.Cwd = o.Workdir

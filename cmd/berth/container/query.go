@@ -299,6 +299,7 @@ func execCommand() *cobra.Command {
 				if restore := rawTerminal(cmd.InOrStdin(), o.Interactive); restore != nil {
 					defer restore()
 				}
+				o.Rows, o.Cols = terminalSize(cmd.OutOrStdout())
 				var stop func()
 				eio.OnTerminal = func(master *os.File) {
 					stop = followSize(cmd.OutOrStdout(), func(rows, cols uint16) { setSize(master, rows, cols) })
