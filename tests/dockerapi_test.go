@@ -11,8 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/berth-project/berth/tests/fixture"
 )
 
 // apiService is a running `berth system service` on a socket of the test's own.
@@ -271,4 +276,160 @@ func TestDockerAPIServiceIdleExitAndErrors(t *testing.T) {
 	if s.stderr.Len() != 0 {
 		t.Errorf("service stderr: %s", s.stderr.String())
 	}
+}
+
+// ptyDocker runs a docker CLI command on a terminal sized 33x99, typing input once the
+// command has printed something, and returns what the terminal showed and the exit code.
+func ptyDocker(t *testing.T, cmd *exec.Cmd, wait string, input string) (string, int) {
+	t.Helper()
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := f.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		seen := strings.Contains(out.String(), wait)
+		mu.Unlock()
+		if seen || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	io.WriteString(f, input)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		mu.Lock()
+		t.Fatalf("docker %v on a terminal timed out; output %q", cmd.Args, out.String())
+	}
+	time.Sleep(100 * time.Millisecond) // the last output in flight
+	mu.Lock()
+	defer mu.Unlock()
+	return out.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestDockerAPIInteractiveTTY(t *testing.T) {
+	b := withImage(t)
+	s := startAPI(t, b, "0")
+	s.docker(t, "run", "-d", "--name", "api-tty", "localhost/bb:1", "sleep", "60").WantSuccess(t)
+
+	// exec -it: a terminal of the client's size, input echoed back, the shell's exit status.
+	out, code := ptyDocker(t, s.dockerCmd("exec", "-it", "api-tty", "sh"), "# ", "stty size; tty; echo typed-$((6*7)); exit 5\n")
+	if code != 5 || !strings.Contains(out, "33 99") || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "typed-42") {
+		t.Errorf("exec -it: exit %d, output %q", code, out)
+	}
+	// run -it --rm: the same through an attach before start.
+	out, code = ptyDocker(t, s.dockerCmd("run", "-it", "--rm", "localhost/bb:1", "sh"), "# ", "stty size; echo run-$((2*3)); exit 3\n")
+	if code != 3 || !strings.Contains(out, "33 99") || !strings.Contains(out, "run-6") {
+		t.Errorf("run -it: exit %d, output %q", code, out)
+	}
+	if got := b.Run("ps", "-a", "--format", "{{.Names}}").WantSuccess(t).Stdout; got != "api-tty\n" {
+		t.Errorf("after run -it --rm: %q", got)
+	}
+	// run -i without a terminal: stdin reaches the container and its end closes it.
+	if got := s.dockerStdin(t, []byte("one\ntwo\n"), "run", "-i", "--rm", "localhost/bb:1", "wc", "-l").WantSuccess(t).Stdout; strings.TrimSpace(got) != "2" {
+		t.Errorf("run -i: %q", got)
+	}
+	s.docker(t, "rm", "-f", "api-tty").WantSuccess(t)
+}
+
+// legacyBuilderNotice is what the docker CLI itself prints on stderr with DOCKER_BUILDKIT=0.
+const legacyBuilderNotice = `DEPRECATED: The legacy builder is deprecated and will be removed in a future release.
+            BuildKit is currently disabled; enable it by removing the DOCKER_BUILDKIT=0
+            environment-variable.`
+
+func TestDockerAPIImagesBuildCopy(t *testing.T) {
+	RequireRoot(t)
+	reg := fixture.StartRegistry(t)
+	b := NewBerth(t)
+	s := startAPI(t, b, "0")
+	img := busyboxImage(t)
+	ref := reg.Addr + "/api/busybox:1"
+	pushFixture(t, ref, img)
+
+	r := s.docker(t, "pull", ref).WantSuccess(t)
+	for _, want := range []string{"1: Pulling from " + reg.Addr + "/api/busybox", "Pull complete", "Digest: " + digestOf(t, img), "Status: Downloaded newer image for " + ref} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("docker pull output lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	id, _ := img.ConfigName()
+	if got := s.docker(t, "images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").WantSuccess(t).Stdout; got != ref+" "+id.Hex[:12]+"\n" {
+		t.Errorf("docker images: %q", got)
+	}
+	if got := b.Run("images", "-q").WantSuccess(t).Stdout; got != id.Hex[:12]+"\n" {
+		t.Errorf("berth images after docker pull: %q", got)
+	}
+	s.docker(t, "pull", reg.Addr+"/api/nosuch:1").WantExit(t, 1)
+
+	// tag, push to the registry, pull back as another name, rmi.
+	pushed := reg.Addr + "/api/pushed:2"
+	s.docker(t, "tag", ref, pushed).WantSuccess(t)
+	r = s.docker(t, "push", pushed).WantSuccess(t)
+	if !strings.Contains(r.Stdout, "The push refers to repository ["+reg.Addr+"/api/pushed]") || !strings.Contains(r.Stdout, "2: digest: sha256:") {
+		t.Errorf("docker push output:\n%s", r.Stdout)
+	}
+	r = s.docker(t, "rmi", pushed).WantSuccess(t)
+	if r.Stdout != "Untagged: "+pushed+"\n" {
+		t.Errorf("docker rmi: %q", r.Stdout)
+	}
+	s.docker(t, "pull", "-q", pushed).WantSuccess(t)
+	if got := s.docker(t, "image", "inspect", "--format", "{{.Id}} {{index .Config.Labels \"tier\"}}", pushed).WantSuccess(t).Stdout; got != id.String()+" test\n" {
+		t.Errorf("image inspect: %q", got)
+	}
+	if got := s.docker(t, "history", "-q", pushed).WantSuccess(t).Stdout; !strings.HasPrefix(got, id.Hex[:12]+"\n") {
+		t.Errorf("history: %q", got)
+	}
+	s.docker(t, "rmi", "nosuch:1").WantExit(t, 1)
+
+	// build (the legacy builder's stream) from a tar context.
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+ref+"\nCOPY msg /msg\nRUN cat /msg > /copied\nLABEL built=api\n"), 0o644)
+	os.WriteFile(filepath.Join(ctxDir, "msg"), []byte("from the context\n"), 0o644)
+	r = s.docker(t, "build", "-t", "localhost/api-built:1", ctxDir).WantExit(t, 0)
+	if !strings.Contains(r.Stdout, "COPY msg /msg") || !strings.Contains(r.Stdout, "Successfully tagged localhost/api-built:1") ||
+		strings.TrimSpace(strings.ReplaceAll(r.Stderr, legacyBuilderNotice, "")) != "" {
+		t.Errorf("docker build output:\n%s", r.Stdout)
+	}
+	if got := s.docker(t, "run", "--rm", "localhost/api-built:1", "cat", "/copied").WantSuccess(t).Stdout; got != "from the context\n" {
+		t.Errorf("built image: %q", got)
+	}
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM "+ref+"\nRUN exit 7\n"), 0o644)
+	s.docker(t, "build", ctxDir).WantExit(t, 1)
+
+	// cp both ways, on a running container.
+	s.docker(t, "run", "-d", "--name", "api-cp", ref, "sleep", "60").WantSuccess(t)
+	src := filepath.Join(t.TempDir(), "in.txt")
+	os.WriteFile(src, []byte("copied in\n"), 0o644)
+	s.docker(t, "cp", src, "api-cp:/tmp/").WantSuccess(t)
+	if got := s.docker(t, "exec", "api-cp", "cat", "/tmp/in.txt").WantSuccess(t).Stdout; got != "copied in\n" {
+		t.Errorf("cp in: %q", got)
+	}
+	dst := t.TempDir()
+	s.docker(t, "cp", "api-cp:/app/hello", dst).WantSuccess(t)
+	if got, _ := os.ReadFile(filepath.Join(dst, "hello")); string(got) != "hello\n" {
+		t.Errorf("cp out: %q", got)
+	}
+	s.docker(t, "cp", "api-cp:/nosuch", dst).WantExit(t, 1)
+	s.docker(t, "rm", "-f", "api-cp").WantSuccess(t)
 }

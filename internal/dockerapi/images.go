@@ -125,8 +125,7 @@ func (s *Server) getImageHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []image.HistoryResponseItem{}
-	for i := len(h) - 1; i >= 0; i-- {
-		e := h[i]
+	for _, e := range h { // newest first
 		id := e.ID
 		if id == "" {
 			id = "<missing>"
