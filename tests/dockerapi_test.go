@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -432,4 +433,111 @@ func TestDockerAPIImagesBuildCopy(t *testing.T) {
 	}
 	s.docker(t, "cp", "api-cp:/nosuch", dst).WantExit(t, 1)
 	s.docker(t, "rm", "-f", "api-cp").WantSuccess(t)
+}
+
+func TestDockerAPINetworksVolumesEvents(t *testing.T) {
+	b := withImage(t)
+	s := startAPI(t, b, "0")
+	img := "localhost/bb:1"
+	since := time.Now().Add(-time.Second).Unix()
+	net1 := fmt.Sprintf("apinet%d", os.Getpid()%100000)
+
+	// network create/ls/inspect/connect/disconnect/rm
+	nid := strings.TrimSpace(s.docker(t, "network", "create", "--label", "app=api", net1).WantSuccess(t).Stdout)
+	if len(nid) < 12 {
+		t.Fatalf("network create printed %q", nid)
+	}
+	if got := s.docker(t, "network", "ls", "--filter", "label=app=api", "--format", "{{.Name}} {{.Driver}}").WantSuccess(t).Stdout; got != net1+" bridge\n" {
+		t.Errorf("network ls: %q", got)
+	}
+	subnet := strings.TrimSpace(s.docker(t, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", net1).WantSuccess(t).Stdout)
+	prefix, _, ok := strings.Cut(subnet, "0/24")
+	if !ok {
+		t.Fatalf("network inspect: subnet %q", subnet)
+	}
+	s.docker(t, "network", "create", net1).WantExit(t, 1)
+	s.docker(t, "run", "-d", "--name", "api-srv", "--network", net1, "--network-alias", "srv", img, "sleep", "60").WantSuccess(t)
+	if got := s.docker(t, "run", "--rm", "--network", net1, img, "sh", "-c", "nslookup srv >/dev/null && echo resolved").WantSuccess(t).Stdout; got != "resolved\n" {
+		t.Errorf("alias on a user network: %q", got)
+	}
+	s.docker(t, "network", "rm", net1).WantExit(t, 1) // in use
+	s.docker(t, "run", "-d", "--name", "api-other", img, "sleep", "60").WantSuccess(t)
+	s.docker(t, "network", "connect", net1, "api-other").WantSuccess(t)
+	if got := s.docker(t, "exec", "api-other", "sh", "-c", "ip -4 addr | grep -c "+prefix).WantSuccess(t).Stdout; got != "1\n" {
+		t.Errorf("after network connect: %q", got)
+	}
+	s.docker(t, "network", "disconnect", net1, "api-other").WantSuccess(t)
+	s.docker(t, "rm", "-f", "api-srv", "api-other").WantSuccess(t)
+	s.docker(t, "network", "rm", net1).WantSuccess(t)
+	s.docker(t, "network", "inspect", net1).WantExit(t, 1)
+
+	// volume create/ls/inspect/use/rm/prune
+	s.docker(t, "volume", "create", "--label", "app=api", "api-data").WantSuccess(t)
+	if got := s.docker(t, "volume", "ls", "--filter", "label=app=api", "--format", "{{.Name}} {{.Driver}}").WantSuccess(t).Stdout; got != "api-data local\n" {
+		t.Errorf("volume ls: %q", got)
+	}
+	s.docker(t, "run", "--rm", "-v", "api-data:/data", img, "sh", "-c", "echo kept > /data/f").WantSuccess(t)
+	if got := s.docker(t, "run", "--rm", "--mount", "type=volume,source=api-data,target=/d,readonly", img, "cat", "/d/f").WantSuccess(t).Stdout; got != "kept\n" {
+		t.Errorf("volume contents: %q", got)
+	}
+	mp := strings.TrimSpace(s.docker(t, "volume", "inspect", "--format", "{{.Mountpoint}}", "api-data").WantSuccess(t).Stdout)
+	if got, _ := os.ReadFile(filepath.Join(mp, "f")); string(got) != "kept\n" {
+		t.Errorf("volume mountpoint %s holds %q", mp, got)
+	}
+	if got := b.Run("volume", "ls", "-q").WantSuccess(t).Stdout; got != "api-data\n" {
+		t.Errorf("berth volume ls: %q", got)
+	}
+	// system df counts it.
+	df := s.docker(t, "system", "df", "--format", "{{.Type}} {{.TotalCount}}").WantSuccess(t).Stdout
+	if !strings.Contains(df, "Images 1\n") || !strings.Contains(df, "Local Volumes 1\n") || !strings.Contains(df, "Containers 0\n") {
+		t.Errorf("system df:\n%s", df)
+	}
+	s.docker(t, "volume", "rm", "api-data").WantSuccess(t)
+	s.docker(t, "volume", "rm", "api-data").WantExit(t, 1)
+	s.docker(t, "volume", "create", "api-junk").WantSuccess(t)
+	if got := s.docker(t, "volume", "prune", "-af").WantSuccess(t).Stdout; !strings.Contains(got, "api-junk") {
+		t.Errorf("volume prune: %q", got)
+	}
+
+	// events: the window since the test began, filtered, ending at until.
+	until := time.Now().Unix() + 1
+	time.Sleep(1100 * time.Millisecond)
+	ev := s.docker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=container",
+		"--filter", "container=api-srv", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}").WantSuccess(t).Stdout
+	for _, want := range []string{"container create api-srv\n", "container start api-srv\n", "container destroy api-srv\n"} {
+		if !strings.Contains(ev, want) {
+			t.Errorf("events lack %q:\n%s", want, ev)
+		}
+	}
+	if strings.Contains(ev, "api-other") || strings.Contains(ev, "volume") {
+		t.Errorf("events filter let others through:\n%s", ev)
+	}
+	ev = s.docker(t, "events", "--since", fmt.Sprint(since), "--until", fmt.Sprint(until), "--filter", "type=network", "--format", "{{.Action}}").WantSuccess(t).Stdout
+	if !strings.Contains(ev, "create\n") || !strings.Contains(ev, "connect\n") || !strings.Contains(ev, "destroy\n") {
+		t.Errorf("network events:\n%s", ev)
+	}
+	// Following: an event that happens while the client listens reaches it.
+	cmd := s.dockerCmd("events", "--filter", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}")
+	var out bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stdout = &lockedWriter{w: &out, mu: &mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(500 * time.Millisecond)
+	b.Run("volume", "create", "api-followed").WantSuccess(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if got == "create api-followed\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events (following) saw %q", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
