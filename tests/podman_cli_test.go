@@ -398,6 +398,13 @@ func TestWaitConditionInspectNetworkAliases(t *testing.T) {
 	if want := "localhost/bb:1 9.089MB " + b.Root + "/containers/" + id + "/ctr.log\n"; got != want {
 		t.Errorf("inspect: %q, want %q", got, want)
 	}
+	pidfile := t.TempDir() + "/conmon.pid"
+	run := strings.TrimSpace(b.Run("run", "-d", "--log-driver", "none", "--conmon-pidfile", pidfile, "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
+	pid, _ := os.ReadFile(pidfile)
+	got = b.Run("inspect", "--format", "{{.State.ConmonPid}} [{{.HostConfig.LogConfig.Path}}] {{.HostConfig.LogConfig.Size}}", run).WantSuccess(t).Stdout
+	if want := string(pid) + " [] 0B\n"; got != want || len(pid) == 0 {
+		t.Errorf("inspect ConmonPid and LogConfig without a log: %q, want %q", got, want)
+	}
 	// Podman's name for the default network.
 	for _, name := range []string{"podman", "bridge"} {
 		if got := b.Run("network", "inspect", "--format", "{{.Name}}", name).WantSuccess(t).Stdout; got != "berth\n" {

@@ -55,6 +55,7 @@ type ContainerStateJSON struct {
 	StartedAt  string
 	FinishedAt string
 	Health     *HealthState `json:",omitempty"`
+	ConmonPid  int          `json:",omitempty"` // Podman's: the monitor's pid while it runs
 }
 
 type HostConfigJSON struct {
@@ -62,8 +63,8 @@ type HostConfigJSON struct {
 	LogConfig struct {
 		Type   string
 		Config map[string]string
-		Path   string `json:",omitempty"` // Podman's: the log file
-		Size   string `json:",omitempty"` // Podman's: max-size, as 9.089MB
+		Path   string // Podman's: the log file ("" with --log-driver none)
+		Size   string // Podman's: max-size, as 9.089MB ("0B": none)
 	}
 	NetworkMode     string
 	PortBindings    map[string][]PortBinding
@@ -148,6 +149,9 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	j.State = ContainerStateJSON{Status: c.State, Running: c.State == StateRunning || c.State == StatePaused, Paused: c.State == StatePaused,
 		Restarting: c.State == StateRestarting, Pid: c.Pid, ExitCode: c.ExitCode, StartedAt: timeString(c.StartedAt),
 		FinishedAt: timeString(c.FinishedAt), Health: c.Health}
+	if c.Active() {
+		j.State.ConmonPid = readInt(e.runFile(c, "monitor.pid"))
+	}
 	cfg := ConfigJSON{Hostname: hostname(c), User: o.User, AttachStdin: o.Interactive, AttachStdout: true, AttachStderr: true,
 		Tty: o.TTY, OpenStdin: o.Interactive, StdinOnce: o.Interactive, Env: o.Env, Cmd: o.Cmd, Healthcheck: o.Health,
 		Image: o.Image, WorkingDir: o.Workdir, Labels: o.Labels, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout}
@@ -202,6 +206,7 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	if hc.LogConfig.Type == "" {
 		hc.LogConfig.Type = "k8s-file"
 	}
+	hc.LogConfig.Size = "0B"
 	if n, err := units.FromHumanSize(o.LogOpts["max-size"]); err == nil {
 		hc.LogConfig.Size = units.HumanSize(float64(n))
 	}

@@ -32,6 +32,7 @@ func saveCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
 	cmd.Flags().StringVar(&archive, "format", libimage.FormatDocker, "Archive format: docker-archive or oci-archive")
+	cmd.Flags().BoolP("quiet", "q", false, "Suppress the output (save prints none but the archive)")
 	return cmd
 }
 
