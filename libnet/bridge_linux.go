@@ -96,7 +96,7 @@ func EnsureNetwork(ctx context.Context, n Network) (retErr error) {
 	// A bridge left by an earlier network of the same bridge name may carry its old
 	// gateway addresses; only this network's belong on it (link-local ones aside).
 	if !created {
-		addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+		addrs, err := retryDump(func() ([]netlink.Addr, error) { return netlink.AddrList(link, netlink.FAMILY_ALL) })
 		if err != nil {
 			return fmt.Errorf("network %s: list addresses of %s: %w", n.Name, n.Interface, err)
 		}

@@ -404,7 +404,7 @@ func Teardown(ctx context.Context, nsPath string, o SetupOptions) error {
 // port rules of containers not kept, and bridges and rules of networks not kept. The engine calls it from `network prune` and when it finds a dead
 // container's network unreleased.
 func Prune(ctx context.Context, keepContainer func(id string) bool, keepNetwork func(name string) bool) error {
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
