@@ -52,6 +52,11 @@ type Container struct {
 	// StoppedByUser says the last stop was the user's: an unless-stopped container stays down
 	// at boot (berth-restart.service) until started again.
 	StoppedByUser bool `json:",omitempty"`
+	// MonitorPid and MonitorStart (its start time in clock ticks after boot) name the monitor
+	// of the current run, so that a listing can tell it alive without asking the runtime; the
+	// start time tells a reused pid apart.
+	MonitorPid   int    `json:",omitempty"`
+	MonitorStart uint64 `json:",omitempty"`
 }
 
 // HealthState is what the monitor records of a container's health checks (Docker's shape).
@@ -247,18 +252,26 @@ func (e *Engine) lockedContainer(ctx context.Context, ref string) (c *Container,
 	return c, func() { lk.Release() }, nil
 }
 
-// Containers lists every container, newest first, reconciled.
+// Containers lists every container, newest first, reconciled as a listing needs
+// (reconcileListed): its cost per container stays a few system calls.
 func (e *Engine) Containers(ctx context.Context) ([]*Container, error) {
 	out, err := e.containerRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range out {
-		if err := e.reconcile(ctx, c); err != nil {
+		if err := e.reconcileListed(ctx, c); err != nil {
 			return nil, err
 		}
+		// What a berth killed in the middle of a start left: the records at hand say who holds
+		// a network without running (a start that finds no free address sweeps the rest).
+		if c.Net != nil && !c.Active() && e.tryTeardown(ctx, c.ID) {
+			c.Net = nil
+		}
 	}
-	e.sweepNetworks(ctx) // what a berth killed in the middle of a start left
+	if e.Config.Rootless {
+		e.sweepUserNets(ctx) // helpers whose container's record is gone
+	}
 	return out, nil
 }
 

@@ -175,7 +175,9 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (retErr error) 
 		return errdefs.Newf(errdefs.ErrNotSupported, "network %s: rootless containers cannot join bridge networks", o.Networks[0].Name)
 	}
 	start := time.Now()
-	e.sweepNetworks(ctx)
+	if len(o.Ports) > 0 {
+		e.sweepNetworks(ctx) // rules a killed start left would hold their host ports
+	}
 	db, err := e.DB(ctx)
 	if err != nil {
 		return err
@@ -195,6 +197,14 @@ func (e *Engine) setupNetwork(ctx context.Context, c *Container) (retErr error) 
 			return err
 		}
 		a, err := e.allocate(ctx, db.Networks(), c, n, r, "eth"+strconv.Itoa(i))
+		if errors.Is(err, errdefs.ErrInUse) {
+			// What killed commands left may hold the address: release it, then try again.
+			if err := db.Networks().Release(ctx, c.ID, n.Name); err != nil {
+				return err
+			}
+			e.sweepNetworks(ctx)
+			a, err = e.allocate(ctx, db.Networks(), c, n, r, "eth"+strconv.Itoa(i))
+		}
 		if err != nil {
 			return err
 		}

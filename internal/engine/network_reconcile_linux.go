@@ -24,23 +24,16 @@ func (e *Engine) sweepNetworks(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	allocs, err := db.Networks().Allocations(ctx, "")
+	// One query names the holders that are not active: `ps` comes through here, and it must
+	// not read every container's record. An active one whose monitor died is released by
+	// its reconcile.
+	ids, err := db.Networks().IdleHolders(ctx, StateRunning, StatePaused, StateRestarting)
 	if err != nil {
+		logrus.Debugf("sweep networks: %v", err)
 		return
 	}
-	// Only the containers holding addresses matter: read their records one by one rather
-	// than every container, since `ps` and every networked start come through here.
-	done := map[string]bool{}
-	for _, a := range allocs {
-		if done[a.Container] {
-			continue
-		}
-		done[a.Container] = true
-		var c Container
-		if _, err := db.Containers().Get(ctx, a.Container, &c); err == nil && c.Active() {
-			continue
-		}
-		e.tryTeardown(ctx, a.Container)
+	for _, id := range ids {
+		e.tryTeardown(ctx, id)
 	}
 }
 

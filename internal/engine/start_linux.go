@@ -147,6 +147,7 @@ func (e *Engine) StartContainer(ctx context.Context, ref string, so *StartOption
 	}
 	c.State, c.Pid, c.StartedAt, c.ExitCode, c.FinishedAt = StateRunning, pid, time.Now().UTC(), 0, time.Time{}
 	c.StoppedByUser = false
+	c.MonitorPid, c.MonitorStart = monitorPID, procStartTime(monitorPID)
 	if err := e.saveContainer(ctx, c); err != nil {
 		return c, err
 	}

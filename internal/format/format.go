@@ -4,6 +4,7 @@
 package format
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -105,6 +106,16 @@ var fieldRE = regexp.MustCompile(`\{\{-?[^}]*?\.(\w+)[^}]*\}\}`)
 
 // Write prints rows (each a struct or map) in the selected format.
 func (l List) Write(w io.Writer, rows []any) error {
+	// Buffered: the table writer and templates write cell by cell, a system call each.
+	bw := bufio.NewWriter(w)
+	err := l.write(bw, rows)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (l List) write(w io.Writer, rows []any) error {
 	f := l.Format
 	if l.QuietOn {
 		f = "{{." + l.Quiet + "}}"

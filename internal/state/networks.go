@@ -177,6 +177,40 @@ func (n NetworkTable) Release(ctx context.Context, container, network string) er
 	})
 }
 
+// IdleHolders lists the containers that hold addresses but whose record is gone or whose
+// record's State is none of active, in one query: the engine's sweep of what killed
+// commands left must not read every container.
+func (n NetworkTable) IdleHolders(ctx context.Context, active ...string) ([]string, error) {
+	q := `SELECT DISTINCT a.container FROM network_ips a LEFT JOIN containers c ON c.id = a.container
+		WHERE c.id IS NULL`
+	args := make([]any, len(active))
+	if len(active) > 0 {
+		q += ` OR json_extract(c.record, '$.State') NOT IN (?` + strings.Repeat(`,?`, len(active)-1) + `)`
+		for i, s := range active {
+			args[i] = s
+		}
+	} else {
+		q += ` OR 1`
+	}
+	rows, err := n.d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list idle address holders: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list idle address holders: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list idle address holders: %w", err)
+	}
+	return out, nil
+}
+
 // Allocation is one address a container holds on a network.
 type Allocation struct{ Network, IP, Container string }
 

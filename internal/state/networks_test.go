@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -95,5 +97,52 @@ func TestNetworkAllocateConcurrent(t *testing.T) {
 	}
 	if _, err := d.Networks().Get(ctx, "net1", &rec); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("Get(deleted) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestNetworkIdleHolders(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	records := map[string]string{"run": "running", "pause": "paused", "made": "created", "done": "exited"}
+	for id, st := range records {
+		if err := d.Containers().Insert(ctx, id, id, 1, map[string]string{"State": st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// "gone" holds an address but has no record (a berth killed between the two deletions);
+	// "idle" has a record and no address.
+	if err := d.Containers().Insert(ctx, "idle", "idle", 1, map[string]string{"State": "exited"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range []string{"run", "pause", "made", "done", "gone"} {
+		if _, err := d.Networks().Allocate(ctx, "net1", id, func(map[string]bool) (string, error) {
+			return fmt.Sprintf("10.0.0.%d", i+2), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		active []string
+		want   string
+	}{
+		{"running and paused active", []string{"running", "paused"}, "done gone made"},
+		{"only running active", []string{"running"}, "done gone made pause"},
+		{"none active", nil, "done gone made pause run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := d.Networks().IdleHolders(ctx, tc.active...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("IdleHolders(%q) = %q, want %q", tc.active, got, tc.want)
+			}
+		})
 	}
 }
