@@ -421,6 +421,13 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 			}
 			_ = rt.Kill(c.ID, syscall.SIGKILL, true)
 		}
+	} else if o.Force && e.monitorAlive(c) {
+		// A start killed after its monitor created the container: the monitor waits for an
+		// init that waits to be started. Kill it rather than wait for the monitor in vain.
+		e.markRemoving(c)
+		if rt, err := e.runtimeFor(c.Options.Runtime); err == nil {
+			_ = rt.Kill(c.ID, syscall.SIGKILL, true)
+		}
 	}
 	e.waitMonitorGone(c, 10*time.Second)
 	c, release, err := e.lockedContainer(ctx, c.ID) // its monitor's cleanup may have removed it (run --rm)
