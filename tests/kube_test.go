@@ -144,6 +144,7 @@ spec:
   template:
     metadata:
       labels: {app: web}
+      annotations: {team.example/owner: ops}
     spec:
       containers:
       - name: app
@@ -185,6 +186,9 @@ func TestKubePlayDeployment(t *testing.T) {
 		t.Fatalf("play printed %q", r.Stdout)
 	}
 	ctr := "web-pod-app"
+	if got := b.Run("inspect", "--format", `{{index .Config.Annotations "team.example/owner"}} {{.Config.Labels.app}}`, ctr).WantSuccess(t).Stdout; got != "ops web\n" {
+		t.Errorf("annotations and labels: %q", got)
+	}
 	env := execOut(t, b, ctr, "env")
 	for _, want := range []string{"CFG_GREETING=hello", "PASSWORD=s3cr3t", "POD=web-pod"} {
 		if !strings.Contains(env, want+"\n") {

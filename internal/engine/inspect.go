@@ -120,8 +120,9 @@ type ConfigJSON struct {
 	WorkingDir   string
 	Entrypoint   []string
 	Labels       map[string]string
-	StopSignal   string `json:",omitempty"`
-	StopTimeout  *int   `json:",omitempty"`
+	Annotations  map[string]string `json:",omitempty"`
+	StopSignal   string            `json:",omitempty"`
+	StopTimeout  *int              `json:",omitempty"`
 }
 
 func timeString(t time.Time) string {
@@ -154,7 +155,7 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string) (*ContainerJS
 	}
 	cfg := ConfigJSON{Hostname: hostname(c), User: o.User, AttachStdin: o.Interactive, AttachStdout: true, AttachStderr: true,
 		Tty: o.TTY, OpenStdin: o.Interactive, StdinOnce: o.Interactive, Env: o.Env, Cmd: o.Cmd, Healthcheck: o.Health,
-		Image: o.Image, WorkingDir: o.Workdir, Labels: o.Labels, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout}
+		Image: o.Image, WorkingDir: o.Workdir, Labels: o.Labels, Annotations: o.Annotations, StopSignal: o.StopSignal, StopTimeout: o.StopTimeout}
 	if o.Entrypoint != nil {
 		cfg.Entrypoint = *o.Entrypoint
 	}

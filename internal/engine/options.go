@@ -38,6 +38,9 @@ type CreateOptions struct {
 	CPUShares   uint64
 	NanoCPUs    int64
 	Labels      map[string]string
+	// Annotations are OCI annotations beside the labels (kube play gives a pod's to its
+	// containers); inspect shows them as Config.Annotations.
+	Annotations map[string]string `json:",omitempty"`
 	Mounts      []Mount
 	CapAdd      []string
 	CapDrop     []string

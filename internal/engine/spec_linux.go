@@ -144,7 +144,7 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if err := e.applyPodmanOptions(ctx, c, s); err != nil {
 		return nil, err
 	}
-	s.Annotations = o.Labels
+	s.Annotations = MergeLabels(o.Labels, o.Annotations)
 	return s, nil
 }
 

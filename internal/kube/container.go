@@ -199,7 +199,7 @@ func (p *planner) container(obj Object, pp *PodPlan, spec corev1.PodSpec, c core
 		return ContainerPlan{}, p.errorf(obj, "%s.image: a container needs an image", at)
 	}
 	o := engine.CreateOptions{Image: c.Image, Name: pp.Name + "-" + c.Name, Workdir: c.WorkingDir,
-		Interactive: c.Stdin, TTY: c.TTY, Labels: copyMap(pp.Labels), LogDriver: p.o.LogDriver}
+		Interactive: c.Stdin, TTY: c.TTY, Labels: copyMap(pp.Labels), Annotations: copyMap(pp.Annotations), LogDriver: p.o.LogDriver}
 	if o.Labels == nil {
 		o.Labels = map[string]string{}
 	}

@@ -133,11 +133,15 @@ func generatePod(ps PodSource, o GenerateOptions) (*corev1.Pod, []string, error)
 	var warnings []string
 	vols := &volumeNamer{byKey: map[string]string{}, used: map[string]bool{}}
 	podPorts := append([]libnet.PortMapping{}, ps.Ports...)
+	annotations := map[string]string{}
 	for i, c := range ps.Containers {
 		for k, v := range c.Options.Labels {
 			if k != LabelPlay {
 				labels[k] = v
 			}
+		}
+		for k, v := range c.Options.Annotations {
+			annotations[k] = v
 		}
 		kc, w := generateContainer(ps.Name, c, vols)
 		warnings = append(warnings, w...)
@@ -180,6 +184,9 @@ func generatePod(ps PodSource, o GenerateOptions) (*corev1.Pod, []string, error)
 	}
 	if len(labels) > 0 {
 		pod.Labels = labels
+	}
+	if len(annotations) > 0 {
+		pod.Annotations = annotations
 	}
 	return pod, warnings, nil
 }

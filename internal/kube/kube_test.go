@@ -224,6 +224,7 @@ func roundTrip(t *testing.T, pods []PodSource, out []byte) {
 				Cmd, Env   []string
 				Workdir    string
 				Labels     map[string]string
+				Annots     map[string]string
 				Mounts     []engine.Mount
 				Memory     int64
 				NanoCPUs   int64
@@ -234,8 +235,8 @@ func roundTrip(t *testing.T, pods []PodSource, out []byte) {
 				NoNewPrivs bool
 				Restart    engine.RestartPolicy
 			}
-			w := same{want.Image, want.Entrypoint, want.Cmd, want.Env, want.Workdir, wantLabels, want.Mounts, want.Memory, want.NanoCPUs, want.Health, want.CapAdd, want.CapDrop, want.ReadOnly, want.NoNewPrivs, want.Restart}
-			g := same{got.Image, got.Entrypoint, got.Cmd, got.Env, got.Workdir, got.Labels, got.Mounts, got.Memory, got.NanoCPUs, got.Health, got.CapAdd, got.CapDrop, got.ReadOnly, got.NoNewPrivs, got.Restart}
+			w := same{want.Image, want.Entrypoint, want.Cmd, want.Env, want.Workdir, wantLabels, want.Annotations, want.Mounts, want.Memory, want.NanoCPUs, want.Health, want.CapAdd, want.CapDrop, want.ReadOnly, want.NoNewPrivs, want.Restart}
+			g := same{got.Image, got.Entrypoint, got.Cmd, got.Env, got.Workdir, got.Labels, got.Annotations, got.Mounts, got.Memory, got.NanoCPUs, got.Health, got.CapAdd, got.CapDrop, got.ReadOnly, got.NoNewPrivs, got.Restart}
 			w.Restart = ps.Containers[0].Options.Restart // a pod has one restartPolicy
 			if w.Restart.Name == "" {
 				w.Restart.Name = "no"
