@@ -195,6 +195,12 @@ func TestDockerAPIRunLogsExec(t *testing.T) {
 	}
 	s.docker(t, "exec", "api-web", "nosuchcmd").WantExit(t, 127)
 
+	if got := s.docker(t, "stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}", "api-web").WantSuccess(t).Stdout; got != "api-web 2\n" && got != "api-web 1\n" {
+		t.Errorf("stats --no-stream: %q", got)
+	}
+	if got := s.docker(t, "top", "api-web").WantSuccess(t).Stdout; !strings.Contains(got, "PID") || !strings.Contains(got, "sleep") && !strings.Contains(got, "sh -c") {
+		t.Errorf("top: %q", got)
+	}
 	s.docker(t, "stop", "-t", "1", "api-web").WantSuccess(t)
 	if got := b.Run("inspect", "--format", "{{.State.Status}}", "api-web").WantSuccess(t).Stdout; got != "exited\n" {
 		t.Errorf("after docker stop, berth sees %q", got)
@@ -432,6 +438,21 @@ func TestDockerAPIImagesBuildCopy(t *testing.T) {
 		t.Errorf("cp out: %q", got)
 	}
 	s.docker(t, "cp", "api-cp:/nosuch", dst).WantExit(t, 1)
+
+	// commit, then save and load the result.
+	s.docker(t, "commit", "-c", "LABEL committed=yes", "api-cp", "localhost/api-committed:1").WantSuccess(t)
+	if got := s.docker(t, "run", "--rm", "localhost/api-committed:1", "cat", "/tmp/in.txt").WantSuccess(t).Stdout; got != "copied in\n" {
+		t.Errorf("committed image: %q", got)
+	}
+	archive := filepath.Join(t.TempDir(), "saved.tar")
+	s.docker(t, "save", "-o", archive, "localhost/api-committed:1").WantSuccess(t)
+	s.docker(t, "rmi", "localhost/api-committed:1").WantSuccess(t)
+	if got := s.docker(t, "load", "-i", archive).WantSuccess(t).Stdout; got != "Loaded image: localhost/api-committed:1\n" {
+		t.Errorf("load: %q", got)
+	}
+	if got := s.docker(t, "image", "inspect", "--format", "{{.Config.Labels.committed}}", "localhost/api-committed:1").WantSuccess(t).Stdout; got != "yes\n" {
+		t.Errorf("loaded image label: %q", got)
+	}
 	s.docker(t, "rm", "-f", "api-cp").WantSuccess(t)
 }
 
