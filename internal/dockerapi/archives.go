@@ -104,9 +104,9 @@ type statsJSON struct {
 		Limit uint64            `json:"limit"`
 		Stats map[string]uint64 `json:"stats"`
 	} `json:"memory_stats"`
-	PidsStats   container.PidsStats  `json:"pids_stats"`
-	BlkioStats  container.BlkioStats `json:"blkio_stats"`
-	NumProcs    uint32               `json:"num_procs"`
+	PidsStats  container.PidsStats  `json:"pids_stats"`
+	BlkioStats container.BlkioStats `json:"blkio_stats"`
+	NumProcs   uint32               `json:"num_procs"`
 }
 
 func toStatsJSON(st *engine.Stats, prev time.Time, now time.Time) statsJSON {
