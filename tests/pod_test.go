@@ -62,10 +62,12 @@ func podInspect(t *testing.T, b *Berth, pod string) map[string]any {
 
 func TestPodLifecycle(t *testing.T) {
 	b := withPods(t)
-	withNetwork(t, b, "tpod-life", freeSubnet(t))
+	subnet := freeSubnet(t)
+	withNetwork(t, b, "tpod-life", subnet)
 	port := freePort(t)
+	ip := strings.TrimSuffix(subnet, "0/24") + "9"
 	id := strings.TrimSpace(b.Run("pod", "create", "--name", "tp-web", "--label", "app=shop", "--hostname", "shop",
-		"--network", "tpod-life", "-p", fmt.Sprintf("%d:80", port)).WantSuccess(t).Stdout)
+		"--network", "tpod-life", "--ip", ip, "--mac-address", "02:42:0a:f7:01:09", "-p", fmt.Sprintf("%d:80", port)).WantSuccess(t).Stdout)
 	if len(id) != 64 {
 		t.Fatalf("pod create printed %q, want a pod id", id)
 	}
@@ -84,6 +86,13 @@ func TestPodLifecycle(t *testing.T) {
 	// The pod's published port reaches the server.
 	if got, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err != nil || got != "from-pod\n" {
 		t.Errorf("published pod port: %q, %v", got, err)
+	}
+	// The pod's address and MAC, and its /dev/shm, are the same for all its containers.
+	if got := b.Run("exec", "tp-srv", "sh", "-c", "ip -o -4 addr show eth0 | grep -o 'inet [0-9.]*'; cat /sys/class/net/eth0/address; echo shared > /dev/shm/tp").WantSuccess(t).Stdout; got != "inet "+ip+"\n02:42:0a:f7:01:09\n" {
+		t.Errorf("pod address = %q, want %s and its MAC", got, ip)
+	}
+	if got := b.Run("run", "--rm", "--pod", "tp-web", "localhost/bb:1", "cat", "/dev/shm/tp").WantSuccess(t).Stdout; got != "shared\n" {
+		t.Errorf("/dev/shm in the pod = %q", got)
 	}
 	// The shared namespaces are the same in both containers; the pid and mount ones are not.
 	nsOf := func(args ...string) string {
@@ -190,7 +199,7 @@ func TestPodOptions(t *testing.T) {
 	if got := string(must(os.ReadFile(idFile))); got != id {
 		t.Errorf("--pod-id-file holds %q, want %q", got, id)
 	}
-	b.Run("pod", "create", "--pod-id-file", idFile, "--name", "tp-idf2").WantError(t, 1, "pod ID file "+idFile+" exists")
+	b.Run("pod", "create", "--pod-id-file", idFile, "--name", "tp-idf2").WantError(t, 125, "pod ID file "+idFile+" exists")
 	b.Run("pod", "exists", "tp-idf2").WantExit(t, 1)
 	b.Run("pod", "stop", "-i", "tp-nope", "tp-idf").WantSuccess(t)
 	b.Run("pod", "rm", "tp-idf").WantSuccess(t)
@@ -250,6 +259,10 @@ func TestPodOptions(t *testing.T) {
 	if j := podInspect(t, b, "tp-new"); j["Hostname"] != "newhost" || j["NumContainers"] != float64(2) {
 		t.Errorf("pod made by run --pod new: = %v", j)
 	}
+	// A pod whose infra container alone runs is removed without -f, as podman does.
+	b.Run("pod", "create", "--name", "tp-alone", "--network", "none").WantSuccess(t)
+	b.Run("pod", "start", "tp-alone").WantSuccess(t)
+	b.Run("pod", "rm", "tp-alone").WantSuccess(t)
 	// prune removes the stopped pod only.
 	if got := strings.Fields(b.Run("pod", "prune", "-f").WantSuccess(t).Stdout); len(got) != 1 {
 		t.Errorf("pod prune removed %v, want tp-exit only", got)
@@ -264,27 +277,29 @@ func TestPodErrors(t *testing.T) {
 	b.Run("pod", "create", "--name", "tp-err", "--network", "none").WantSuccess(t)
 	b.Run("run", "-d", "--pod", "tp-err", "--name", "tp-err-a", "localhost/bb:1", "sleep", "100").WantSuccess(t)
 	before := b.Run("ps", "-a", "--pod", "--no-trunc", "--format", "{{.ID}} {{.PodName}}").WantSuccess(t).Stdout
-	// Exit codes: 1 for a missing object or bad input of a pod command, 125 for any failure
-	// of run (errdefs' table).
+	// Exit codes: 125 for any failure of run, create and pod create (as podman), 1 for a
+	// missing pod or bad input of the other pod commands (errdefs' table).
 	for _, tc := range []struct {
 		args []string
 		code int
 		msg  string
 	}{
-		{[]string{"pod", "create", "--name", "tp-err"}, 1, `the pod name "tp-err" is already in use`},
-		{[]string{"pod", "create", "--name", "-bad"}, 1, `invalid pod name "-bad"`},
-		{[]string{"pod", "create", "--share", "mnt"}, 1, `"mnt" is not a namespace a pod shares`},
-		{[]string{"pod", "create", "--exit-policy", "sometimes"}, 1, `invalid --exit-policy "sometimes"`},
-		{[]string{"pod", "create", "--userns", "auto"}, 1, `invalid --userns "auto"`},
-		{[]string{"pod", "create", "--infra=false", "-p", "8080:80"}, 1, "cannot publish ports without an infra container"},
-		{[]string{"pod", "create", "--infra=false", "--share", "net"}, 1, "without an infra container"},
-		{[]string{"pod", "create", "--share", "ipc", "-p", "8080:80"}, 1, "without sharing the net namespace"},
-		{[]string{"pod", "create", "--network", "container:tp-err-a"}, 1, "a pod cannot join a container's network"},
-		{[]string{"pod", "create", "-p", "99999:80"}, 1, "99999"},
-		{[]string{"pod", "create", "--infra-command", "[oops"}, 1, "not a JSON array"},
-		{[]string{"pod", "create", "--name", "tp-x", "--infra-name", "tp-err-a"}, 1, `the container name "tp-err-a" is already in use`},
+		{[]string{"pod", "create", "--name", "tp-err"}, 125, `the pod name "tp-err" is already in use`},
+		{[]string{"pod", "create", "--name", "-bad"}, 125, `invalid pod name "-bad"`},
+		{[]string{"pod", "create", "--share", "mnt"}, 125, `"mnt" is not a namespace a pod shares`},
+		{[]string{"pod", "create", "--exit-policy", "sometimes"}, 125, `invalid --exit-policy "sometimes"`},
+		{[]string{"pod", "create", "--userns", "auto"}, 125, `invalid --userns "auto"`},
+		{[]string{"pod", "create", "--infra=false", "-p", "8080:80"}, 125, "cannot publish ports without an infra container"},
+		{[]string{"pod", "create", "--infra=false", "--share", "net"}, 125, "without an infra container"},
+		{[]string{"pod", "create", "--share", "ipc", "-p", "8080:80"}, 125, "without sharing the net namespace"},
+		{[]string{"pod", "create", "--network", "container:tp-err-a"}, 125, "a pod cannot join a container's network"},
+		{[]string{"pod", "create", "-p", "99999:80"}, 125, "99999"},
+		{[]string{"pod", "create", "--infra-command", "[oops"}, 125, "not a JSON array"},
+		{[]string{"pod", "create", "--mac-address", "nope"}, 125, `invalid --mac-address "nope"`},
+		{[]string{"pod", "create", "--network", "none", "--ip", "10.1.2.3"}, 125, "need a network, not --network none"},
+		{[]string{"pod", "create", "--name", "tp-x", "--infra-name", "tp-err-a"}, 125, `the container name "tp-err-a" is already in use`},
 		{[]string{"pod", "create", "a", "b"}, 1, "requires between 0 and 1 arguments"},
-		{[]string{"run", "--pod", "tp-nope", "localhost/bb:1", "true"}, 125, "no such pod: tp-nope"},
+		{[]string{"run", "--pod", "tp-nope", "localhost/bb:1", "true"}, 125, "no pod with name or ID tp-nope found: no such pod"},
 		{[]string{"run", "--pod", "tp-err", "-p", "8080:80", "localhost/bb:1", "true"}, 125, "ports are published by the pod"},
 		{[]string{"run", "--pod", "tp-err", "--network", "host", "localhost/bb:1", "true"}, 125, "the network belongs to the pod"},
 		{[]string{"run", "--pod", "tp-err", "--hostname", "other", "localhost/bb:1", "true"}, 125, "the hostname belongs to the pod"},
@@ -292,9 +307,9 @@ func TestPodErrors(t *testing.T) {
 		{[]string{"run", "--pod", "tp-err", "--uidmap", "0:100000:65536", "localhost/bb:1", "true"}, 125, "the user namespace belongs to the pod"},
 		{[]string{"run", "--pod", "new:", "localhost/bb:1", "true"}, 125, "new: needs a pod name"},
 		{[]string{"run", "--pod", "new:tp-err", "localhost/bb:1", "true"}, 125, `the pod name "tp-err" is already in use`},
-		{[]string{"pod", "rm", "tp-nope"}, 1, "no such pod: tp-nope"},
-		{[]string{"pod", "inspect", "tp-nope"}, 1, "no such pod: tp-nope"},
-		{[]string{"pod", "start", "tp-nope"}, 1, "no such pod: tp-nope"},
+		{[]string{"pod", "rm", "tp-nope"}, 1, "no pod with name or ID tp-nope found: no such pod"},
+		{[]string{"pod", "inspect", "tp-nope"}, 1, "no pod with name or ID tp-nope found: no such pod"},
+		{[]string{"pod", "start", "tp-nope"}, 1, "no pod with name or ID tp-nope found: no such pod"},
 		{[]string{"pod", "kill", "-s", "NOPE", "tp-err"}, 1, `unknown signal "NOPE"`},
 		{[]string{"pod", "logs", "-c", "tp-nope", "tp-err"}, 1, "no container tp-nope in pod tp-err"},
 		{[]string{"pod", "ps", "--filter", "colour=red"}, 1, `invalid filter "colour=red"`},

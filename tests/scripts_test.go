@@ -63,7 +63,7 @@ func TestExitCodeTable(t *testing.T) {
 		{"network connect", []string{"network", "connect", "nosuch", "xstopped"}, 1, "nosuch"},
 		{"network connect container", []string{"network", "connect", "xnet", "nosuch"}, 1, "no such container"},
 		{"network disconnect", []string{"network", "disconnect", "nosuch", "xstopped"}, 1, "nosuch"},
-		{"pod rm", []string{"pod", "rm", "nosuch"}, 1, "no such pod: nosuch"},
+		{"pod rm", []string{"pod", "rm", "nosuch"}, 1, "no pod with name or ID nosuch found: no such pod"},
 		{"pod inspect", []string{"pod", "inspect", "nosuch"}, 1, "no such pod"},
 		{"pod start", []string{"pod", "start", "nosuch"}, 1, "no such pod"},
 		{"pod stop", []string{"pod", "stop", "nosuch"}, 1, "no such pod"},

@@ -20,9 +20,9 @@ type PodRemoveOptions struct {
 }
 
 // RemovePod removes a pod with its containers, the infra container last. A pod with running
-// containers is refused unless Force. Each container goes in its own step and the infra
-// container goes with the pod's record in one transaction, so a berth killed midway leaves a
-// pod with fewer containers, which the next `pod rm` finishes.
+// containers other than its infra container is refused unless Force. Each container goes in
+// its own step and the infra container goes with the pod's record in one transaction, so a
+// berth killed midway leaves a pod with fewer containers, which the next `pod rm` finishes.
 func (e *Engine) RemovePod(ctx context.Context, ref string, o PodRemoveOptions) error {
 	p, release, err := e.lockedPod(ctx, ref)
 	if err != nil {
@@ -35,7 +35,7 @@ func (e *Engine) RemovePod(ctx context.Context, ref string, o PodRemoveOptions) 
 	}
 	if !o.Force {
 		for _, c := range cs {
-			if c.Active() {
+			if c.Active() && !c.Infra { // a running infra container alone is stopped, as podman does
 				return errdefs.Newf(errdefs.ErrInUse, "cannot remove pod %s: container %s is %s: stop the pod before removing or force remove", p.Name, c.Name, c.State)
 			}
 		}

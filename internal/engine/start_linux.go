@@ -336,6 +336,9 @@ func (e *Engine) cleanupRuntime(ctx context.Context, c *Container) error {
 	// The filesystem first: whoever waits for the container to be gone waits for its mount.
 	e.removeShiftedRootfs(c)
 	unmountErr := store.UnmountContainerLayer(ctx, c.ID)
+	if c.Infra {
+		unmountPodShm(e.podShm(c.ID))
+	}
 	return errors.Join(unmountErr, e.teardownNetwork(ctx, c))
 }
 

@@ -99,7 +99,7 @@ func (p PodTable) Get(ctx context.Context, ref string, rec any) (string, error) 
 	}
 	switch {
 	case len(ids) == 0 || ref == "":
-		return "", errdefs.Newf(errdefs.ErrNotFound, "no such pod: %s", ref)
+		return "", errdefs.Newf(errdefs.ErrNotFound, "no pod with name or ID %s found: no such pod", ref)
 	case len(ids) > 1 && names[0] != ref && ids[0] != ref:
 		return "", errdefs.Newf(errdefs.ErrInvalid, "pod id prefix %q is ambiguous", ref)
 	}

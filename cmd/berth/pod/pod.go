@@ -32,18 +32,45 @@ func Command() *cobra.Command {
 
 // NetworkFlags are the network flags `pod create` and `run --pod new:` share.
 type NetworkFlags struct {
-	Networks, Publish, AddHosts, DNS, DNSSearch, DNSOptions []string
+	Networks, Publish, AddHosts, DNS, DNSSearch, DNSOptions, Aliases []string
+	IP, MAC                                                          string
 }
 
 // Apply validates the flags into the pod's options.
 func (f NetworkFlags) Apply(o *engine.PodOptions, defaultNetwork string) error {
-	mode, nets, err := engine.ParseNetworkMode(f.Networks, defaultNetwork)
+	var networks []string
+	for _, n := range f.Networks {
+		if n != "private" { // podman's name for the default: a network namespace of the pod's own
+			networks = append(networks, n)
+		}
+	}
+	mode, nets, err := engine.ParseNetworkMode(networks, defaultNetwork)
 	if err != nil {
 		return err
 	}
 	o.Network = mode
-	for _, n := range nets {
-		o.Networks = append(o.Networks, engine.NetworkRequest{Name: n})
+	for i, n := range nets {
+		r := engine.NetworkRequest{Name: n, Aliases: f.Aliases}
+		if i == 0 {
+			r.IP, r.MAC = f.IP, f.MAC
+		}
+		o.Networks = append(o.Networks, r)
+	}
+	if f.IP != "" || f.MAC != "" || len(f.Aliases) > 0 {
+		switch {
+		case mode != "":
+			return cli.Invalid("--ip, --mac-address and --network-alias need a network, not --network %s", mode)
+		case len(nets) == 0:
+			o.Networks = []engine.NetworkRequest{{Name: defaultNetwork, IP: f.IP, MAC: f.MAC, Aliases: f.Aliases}}
+		}
+		if f.IP != "" && net.ParseIP(f.IP) == nil {
+			return cli.Invalid("invalid --ip %q: not an IP address", f.IP)
+		}
+		if f.MAC != "" {
+			if _, err := net.ParseMAC(f.MAC); err != nil {
+				return cli.Invalid("invalid --mac-address %q", f.MAC)
+			}
+		}
 	}
 	if o.Ports, err = engine.ParsePorts(f.Publish); err != nil {
 		return err
@@ -145,7 +172,11 @@ func createCommand() *cobra.Command {
 	fl.BoolVar(&o.Replace, "replace", false, "Replace a pod of the same name")
 	fl.StringVar(&idFile, "pod-id-file", "", "Write the pod ID to the file")
 	fl.StringVar(&o.ExitPolicy, "exit-policy", engine.PodExitContinue, "What happens when the pod's last container exits: continue or stop")
-	return cmd
+	fl.StringVar(&nf.IP, "ip", "", "IPv4 address of the pod on its first network")
+	fl.StringVar(&nf.MAC, "mac-address", "", "MAC address of the pod on its first network")
+	fl.StringArrayVar(&nf.Aliases, "network-alias", nil, "Add a network-scoped alias for the pod")
+	// Like run and create, a pod create that fails is berth's own failure (125), as in podman.
+	return cli.SetExitClass(cmd, errdefs.ClassRun)
 }
 
 // parseCommand reads a command as a JSON array (["/pause","-x"]) or as words.
