@@ -312,8 +312,9 @@ for f in "${files[@]}"; do
   fail=$(grep -cE '^not ok ' "$log" || true)
   planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$log" | head -1)
   ran=$((pass + skip + fail))
-  # Tests bats never reached (a hang killed by the timeout) count as failed.
-  if [ -n "$planned" ] && [ "$planned" -gt "$ran" ]; then fail=$((fail + planned - ran)); fi
+  # Tests bats never reached (a hang killed by the timeout, or bats not starting) count as failed.
+  [ -n "$planned" ] || planned=$(grep -c '^@test' "$suite/$f" || true)
+  if [ "$planned" -gt "$ran" ]; then fail=$((fail + planned - ran)); fi
   printf '%-32s %6d %6d %6d\n' "$f" "$pass" "$fail" "$skip"
   total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail)) total_skip=$((total_skip + skip))
 done
