@@ -267,6 +267,13 @@ func Inspect(w io.Writer, format string, objs []any) error {
 		if err != nil {
 			return err
 		}
+		// Docker's and Podman's templates run over typed structs, whose id field is ID
+		// (JSON "Id"): {{.ID}} works there, so it works here too.
+		if m, ok := generic.(map[string]any); ok {
+			if _, has := m["ID"]; !has && m["Id"] != nil {
+				m["ID"] = m["Id"]
+			}
+		}
 		if err := tmpl.Execute(w, generic); err != nil {
 			return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", format, err)
 		}

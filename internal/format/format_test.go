@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -51,6 +52,14 @@ func TestInspect(t *testing.T) {
 	}
 	if b.String() != "x b\n" {
 		t.Errorf("Inspect = %q", b.String())
+	}
+	b.Reset()
+	if err := Inspect(&b, `{{.ID}}`, []any{o}); err != nil || b.String() != "x\n" {
+		t.Errorf("Inspect {{.ID}} = %q, %v; want the Id, as over Docker's typed structs", b.String(), err)
+	}
+	b.Reset()
+	if err := Inspect(&b, "", []any{o}); err != nil || strings.Contains(b.String(), `"ID"`) {
+		t.Errorf("Inspect JSON = %q, %v; the ID alias is for templates only", b.String(), err)
 	}
 }
 
