@@ -210,9 +210,10 @@ func TestKubePlayDeployment(t *testing.T) {
 	if got := b.Run("ps", "-a", "--format", "{{.Names}}", "--filter", "name=web-pod-app").WantSuccess(t).Stdout; got != "web-pod-app\n" {
 		t.Errorf("after --replace: %q", got)
 	}
+	podID := strings.TrimSpace(b.Run("pod", "inspect", "--format", "{{.Id}}", "web-pod").WantSuccess(t).Stdout)
 	r = b.Run("kube", "down", f).WantSuccess(t)
-	if !strings.HasPrefix(r.Stdout, "Pods removed:\n") {
-		t.Errorf("down printed %q", r.Stdout)
+	if want := "Pods stopped:\n" + podID + "\nPods removed:\n" + podID + "\n"; r.Stdout != want {
+		t.Errorf("down printed %q, want %q", r.Stdout, want)
 	}
 	if got := b.Run("ps", "-a", "-q").WantSuccess(t).Stdout; got != "" {
 		t.Errorf("down left containers: %q", got)

@@ -294,6 +294,7 @@ type DownOptions struct {
 
 // Downed is what [Down] removed.
 type Downed struct {
+	Stopped []string // ids of the pods that had running containers
 	Pods    []string // ids
 	Volumes []string
 }
@@ -318,6 +319,14 @@ func Down(ctx context.Context, e *engine.Engine, plan *Plan, o DownOptions) (*Do
 		if p.Options.Labels[LabelPlay] != pp.Name {
 			errs = append(errs, errdefs.Newf(errdefs.ErrInUse, "pod %s was not created by kube play; not removed", pp.Name))
 			continue
+		}
+		if cs, err := e.PodContainers(ctx, p); err == nil {
+			for _, c := range cs {
+				if c.Active() && !c.Infra {
+					out.Stopped = append(out.Stopped, p.ID)
+					break
+				}
+			}
 		}
 		if err := e.RemovePod(ctx, p.ID, engine.PodRemoveOptions{Force: true}); err != nil {
 			errs = append(errs, fmt.Errorf("remove pod %s: %w", pp.Name, err))

@@ -240,6 +240,12 @@ func runDown(cmd *cobra.Command, src string, force bool) error {
 	e := cli.Engine(cmd)
 	downed, err := kube.Down(cmd.Context(), e, pl, kube.DownOptions{FilesDir: filesDir(e), Force: force})
 	out := cmd.OutOrStdout()
+	if len(downed.Stopped) > 0 {
+		fmt.Fprintln(out, "Pods stopped:")
+		for _, id := range downed.Stopped {
+			fmt.Fprintln(out, id)
+		}
+	}
 	if len(downed.Pods) > 0 {
 		fmt.Fprintln(out, "Pods removed:")
 		for _, id := range downed.Pods {
