@@ -72,6 +72,14 @@ func TestRootlessKeepID(t *testing.T) {
 	rb := withImage(t)
 	rb.Run("run", "--rm", "--userns=keep-id", "localhost/bb:1", "true").
 		WantError(t, 125, "Error: --userns=keep-id is only supported rootless")
+	// Root maps a container's ids onto host ids; its files keep their owners inside.
+	r = rb.Run("run", "--rm", "--network", "none", "--uidmap", "0:200000:65536", "localhost/bb:1", "sh", "-c",
+		"head -1 /proc/self/uid_map | tr -s ' ' | sed 's/^ //'; stat -c %u:%g /app/hello; touch /etc/new && echo wrote").WantSuccess(t)
+	if r.Stdout != "0 200000 65536\n1000:1000\nwrote\n" {
+		t.Errorf("root --uidmap: %q", r.Stdout)
+	}
+	rb.Run("run", "--rm", "--uidmap", "0:200000:65536", "localhost/bb:1", "true").
+		WantError(t, 125, "Error: --userns and --uidmap/--gidmap cannot be combined with joining the network namespace of a network, container or pod")
 }
 
 // TestRootlessLimits: without a delegated cgroup a rootless run says once that its limits

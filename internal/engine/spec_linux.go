@@ -138,6 +138,9 @@ func (e *Engine) containerSpec(ctx context.Context, c *Container, img *libimage.
 	if err := e.joinPodNamespaces(ctx, c, s); err != nil {
 		return nil, err
 	}
+	if err := checkUserNSJoins(s); err != nil {
+		return nil, err
+	}
 	if o.CgroupNS == "host" {
 		s.Linux.Namespaces = withoutNamespace(s.Linux.Namespaces, specs.CgroupNamespace)
 	}

@@ -213,13 +213,13 @@ func (e *Engine) buildUserNS(ctx context.Context, mode string, uidmaps, gidmaps 
 	return o, err
 }
 
-// shiftedRootfs readies a rootless container's root filesystem for a user namespace that
-// does not map the user: its files get the owners that show as the image's inside (once per
+// shiftedRootfs readies a container's root filesystem for a user namespace that does not
+// map berth's own user (the rootless user, or root): its files get the owners that show as the image's inside (once per
 // container layer, remembered by a file in the container's directory), and it is reached
 // through a bind mount in a directory anyone may cross, since its root cannot search the
 // user's own directories on the way to the layer. It returns the path to give the runtime.
 func (e *Engine) shiftedRootfs(c *Container, rootfs string) (string, error) {
-	if !e.Config.Rootless || len(c.Options.UIDMaps) == 0 && !isMode(c.Options.UserNS, userns.ModeNoMap) {
+	if len(c.Options.UIDMaps) == 0 && !isMode(c.Options.UserNS, userns.ModeNoMap) {
 		return rootfs, nil
 	}
 	uids, gids := c.Options.UIDMaps, c.Options.GIDMaps
@@ -334,4 +334,24 @@ func hasBindOpt(opts []string) bool {
 func within(p, dir string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// checkUserNSJoins refuses a new user namespace together with namespaces joined by path (a
+// bridge network's, another container's or a pod's): the runtime's init joins them from
+// inside the new namespace, which holds no capability over them.
+func checkUserNSJoins(s *specs.Spec) error {
+	newUser := false
+	var joined []string
+	for _, ns := range s.Linux.Namespaces {
+		switch {
+		case ns.Type == specs.UserNamespace:
+			newUser = ns.Path == ""
+		case ns.Path != "":
+			joined = append(joined, string(ns.Type))
+		}
+	}
+	if newUser && len(joined) > 0 {
+		return errdefs.Newf(errdefs.ErrNotSupported, "--userns and --uidmap/--gidmap cannot be combined with joining the %s namespace of a network, container or pod: use --network none or host (as root), or the default pasta/slirp4netns network (rootless)", strings.Join(joined, ", "))
+	}
+	return nil
 }
