@@ -453,6 +453,28 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOption
 	return nil
 }
 
+// KillForRemoval sends SIGKILL to container ref ahead of its forced removal, so that `rm -f`
+// of many containers waits for all their deaths at once rather than one after another. It
+// leaves alone any container its removal would refuse or stop gracefully (an infra
+// container, one with dependents); errors are the removal's to report.
+func (e *Engine) KillForRemoval(ctx context.Context, ref string) {
+	c, err := e.Container(ctx, ref)
+	if err != nil || !c.Active() || c.Infra {
+		return
+	}
+	if deps, err := e.Dependents(ctx, c); err != nil || len(deps) > 0 {
+		return
+	}
+	e.markStopped(c)
+	e.markRemoving(c)
+	if rt, err := e.runtimeFor(c.Options.Runtime); err == nil {
+		if c.State == StatePaused {
+			_ = rt.Resume(c.ID)
+		}
+		_ = rt.Kill(c.ID, syscall.SIGKILL, true)
+	}
+}
+
 func (e *Engine) removeLocked(ctx context.Context, c *Container, volumes bool) error {
 	store, err := e.Images(ctx)
 	if err != nil {

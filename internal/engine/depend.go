@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/berth-project/berth/internal/errdefs"
@@ -20,22 +22,28 @@ func (c *Container) dependsOn() []string {
 	return append(out, c.Options.Requires...)
 }
 
-// Dependents returns the containers that depend on c (share its namespaces), directly.
+// Dependents returns the containers that depend on c (share its namespaces), directly. Only
+// records that mention c's id are decoded: removing a container must not read every other.
 func (e *Engine) Dependents(ctx context.Context, c *Container) ([]*Container, error) {
-	all, err := e.containerRecords(ctx)
+	db, err := e.DB(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []*Container
-	for _, other := range all {
+	err = db.Containers().Mentioning(ctx, c.ID, func(data []byte) error {
+		var other Container
+		if err := json.Unmarshal(data, &other); err != nil {
+			return fmt.Errorf("decode container record: %w", err)
+		}
 		for _, id := range other.dependsOn() {
 			if id == c.ID {
-				out = append(out, other)
+				out = append(out, &other)
 				break
 			}
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // removeDependents removes c's dependents first with o.Depend, else refuses while it has any.

@@ -85,6 +85,13 @@ func (c ContainerTable) List(ctx context.Context, fn func(data []byte) error) er
 	return c.d.eachRecord(ctx, `SELECT record FROM containers ORDER BY created DESC`, fn)
 }
 
+// Mentioning calls fn with each record whose JSON contains s (a container id), newest first:
+// SQLite searches the text, so finding the few records that name a container decodes none
+// of the others.
+func (c ContainerTable) Mentioning(ctx context.Context, s string, fn func(data []byte) error) error {
+	return c.d.eachRecord(ctx, `SELECT record FROM containers WHERE instr(record, ?) > 0 ORDER BY created DESC`, fn, s)
+}
+
 // Delete removes the record of id; a missing one is not an error.
 func (c ContainerTable) Delete(ctx context.Context, id string) error {
 	return c.d.Update(ctx, func(tx *sql.Tx) error {

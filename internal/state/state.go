@@ -165,8 +165,8 @@ func (d *DB) Set(ctx context.Context, key, value string) error {
 }
 
 // eachRecord calls fn with the first column of each row query returns.
-func (d *DB) eachRecord(ctx context.Context, query string, fn func(data []byte) error) error {
-	rows, err := d.db.QueryContext(ctx, query)
+func (d *DB) eachRecord(ctx context.Context, query string, fn func(data []byte) error, args ...any) error {
+	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

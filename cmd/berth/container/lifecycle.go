@@ -47,6 +47,12 @@ func rmCommand() *cobra.Command {
 			}
 		}
 		o.Timeout = timeout()
+		if o.Force && (o.Timeout == nil || *o.Timeout <= 0) && len(args) > 1 {
+			// Kill them all first: their monitors then exit while the first are removed.
+			for _, ref := range args {
+				cli.Engine(cmd).KillForRemoval(cmd.Context(), ref)
+			}
+		}
 		return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 			var removed []string
 			ro := o
