@@ -135,7 +135,7 @@ func ParsePodShare(spec string) ([]string, error) {
 				return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid --share %q: none cannot be combined with namespaces", spec)
 			}
 		default:
-			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid --share %q: %q is not a namespace a pod shares (cgroup, ipc, net, pid, uts or none)", spec, s)
+			return nil, errdefs.Newf(errdefs.ErrInvalid, "invalid kernel namespace to share: %s. Options are: cgroup, ipc, net, pid, uts or none", s)
 		}
 	}
 	out := []string{}
@@ -156,7 +156,7 @@ func validatePodOptions(o *PodOptions) error {
 		o.ExitPolicy = PodExitContinue
 	case PodExitContinue, PodExitStop:
 	default:
-		return errdefs.Newf(errdefs.ErrInvalid, "invalid --exit-policy %q: want continue or stop", o.ExitPolicy)
+		return errdefs.Newf(errdefs.ErrInvalid, "running pod create option: invalid pod exit policy: %q: want continue or stop", o.ExitPolicy)
 	}
 	switch o.UserNS {
 	case "", "host":
@@ -185,10 +185,10 @@ func validatePodOptions(o *PodOptions) error {
 	if o.Hostname != "" && o.Share != nil && !contains(o.Share, ShareUTS) {
 		return errdefs.Newf(errdefs.ErrInvalid, "cannot set a pod hostname without sharing the uts namespace")
 	}
-	if o.Share != nil && !contains(o.Share, ShareNet) {
-		if len(o.Ports) > 0 || o.Network != "" || len(o.Networks) > 0 || len(o.AddHosts)+len(o.DNS)+len(o.DNSSearch)+len(o.DNSOptions) > 0 {
-			return errdefs.Newf(errdefs.ErrInvalid, "cannot set the pod's network, ports, hosts or DNS without sharing the net namespace")
-		}
+	// Without a shared network the pod's network options are its infra container's alone;
+	// its ports would reach nothing of the pod's.
+	if o.Share != nil && !contains(o.Share, ShareNet) && len(o.Ports) > 0 {
+		return errdefs.Newf(errdefs.ErrInvalid, "cannot publish the pod's ports without sharing the net namespace")
 	}
 	if strings.HasPrefix(o.Network, "container:") {
 		return errdefs.Newf(errdefs.ErrInvalid, "invalid pod network %q: a pod cannot join a container's network", o.Network)
@@ -218,9 +218,7 @@ func infraOptions(p *Pod, image string) CreateOptions {
 	if p.Shares(ShareUTS) {
 		c.Hostname = p.Hostname()
 	}
-	if !p.Shares(ShareNet) {
-		c.Network = NetworkNone
-	}
+
 	return c
 }
 

@@ -117,6 +117,7 @@ func TestValidatePodOptions(t *testing.T) {
 		{"no infra image", PodOptions{NoInfra: true, InfraImage: "x"}, errdefs.ErrInvalid},
 		{"hostname without uts", PodOptions{Hostname: "h", Share: []string{ShareNet}}, errdefs.ErrInvalid},
 		{"ports without net", PodOptions{Share: []string{ShareIPC}, Ports: []libnet.PortMapping{{ContainerPort: 80}}}, errdefs.ErrInvalid},
+		{"network without net shared", PodOptions{Share: []string{ShareIPC}, Network: NetworkHost}, nil},
 		{"container network", PodOptions{Network: "container:x"}, errdefs.ErrInvalid},
 	}
 	for _, tc := range tests {
