@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -270,7 +271,8 @@ spec:
 		t.Errorf("the init container was kept: %q", names)
 	}
 	b.Run("kube", "down", f).WantSuccess(t)
-	if _, err := dial(fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		c.Close()
 		t.Error("hostPort still answers after down")
 	}
 }
