@@ -267,13 +267,7 @@ func Inspect(w io.Writer, format string, objs []any) error {
 		if err != nil {
 			return err
 		}
-		// Docker's and Podman's templates run over typed structs, whose id field is ID
-		// (JSON "Id"): {{.ID}} works there, so it works here too.
-		if m, ok := generic.(map[string]any); ok {
-			if _, has := m["ID"]; !has && m["Id"] != nil {
-				m["ID"] = m["Id"]
-			}
-		}
+		aliasIDs(generic)
 		if err := tmpl.Execute(w, generic); err != nil {
 			return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", format, err)
 		}
@@ -337,4 +331,25 @@ func Object(w io.Writer, format string, v any) error {
 		return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", format, err)
 	}
 	return nil
+}
+
+// aliasIDs adds ID beside every JSON "Id", nested ones included: Docker's and Podman's
+// templates run over typed structs, whose id field is ID ({{.ID}}, {{(index .Containers 0).ID}}
+// of pod inspect), so those work here too.
+func aliasIDs(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		if _, has := x["ID"]; !has && x["Id"] != nil {
+			x["ID"] = x["Id"]
+		}
+		for k, e := range x {
+			if k != "ID" {
+				aliasIDs(e)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			aliasIDs(e)
+		}
+	}
 }

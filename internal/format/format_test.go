@@ -160,3 +160,25 @@ func TestInspectNumbers(t *testing.T) {
 		t.Errorf("Inspect = %q", b.String())
 	}
 }
+
+func TestInspectAliasesNestedIDs(t *testing.T) {
+	type ctr struct {
+		ID   string `json:"Id"`
+		Name string
+	}
+	obj := struct {
+		ID         string `json:"Id"`
+		Containers []ctr
+	}{"p1", []ctr{{"c1", "web"}}}
+	tests := []struct{ format, want string }{
+		{"{{.ID}}", "p1\n"},
+		{"{{.Id}}", "p1\n"},
+		{"{{(index .Containers 0).ID}} {{(index .Containers 0).Name}}", "c1 web\n"},
+	}
+	for _, tc := range tests {
+		var b strings.Builder
+		if err := Inspect(&b, tc.format, []any{obj}); err != nil || b.String() != tc.want {
+			t.Errorf("Inspect(%q) = %q, %v, want %q", tc.format, b.String(), err, tc.want)
+		}
+	}
+}
