@@ -60,6 +60,8 @@ func TestRootlessKeepID(t *testing.T) {
 	if r = b.Run("run", "--rm", "localhost/keepid-built").WantSuccess(t); r.Stdout != u.Uid+"\n" {
 		t.Errorf("RUN under build --userns=keep-id ran as %q, want %s", r.Stdout, u.Uid)
 	}
+	b.RunStdin([]byte(df), "build", "-q", "--userns=nomap", "-").
+		WantError(t, 1, "Error: build --userns=nomap is not supported for RUN steps (their layers would record shifted owners): use --userns=keep-id or host")
 	b.RunStdin([]byte(df), "build", "-q", "--userns=keep-id:x=1", "-").
 		WantError(t, 1, `Error: invalid --userns "keep-id:x=1": unknown option "x=1"`)
 	b.Run("run", "--rm", "--userns=keep-id:size=3", "localhost/bb:1", "true").

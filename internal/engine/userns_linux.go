@@ -210,7 +210,19 @@ func (e *Engine) buildUserNS(ctx context.Context, mode string, uidmaps, gidmaps 
 	}
 	release, err := e.resolveUserNS(ctx, &o)
 	release()
-	return o, err
+	if err != nil {
+		return o, err
+	}
+	// Without berth's own user as the steps' root their layers would need shifted owners,
+	// which the layers a step commits would then record.
+	if h, ok := userns.HostOf(o.UIDMaps, 0); isMode(mode, userns.ModeNoMap) || len(o.UIDMaps) > 0 && (!ok || h != 0) {
+		what := "--uidmap/--gidmap without the user as root inside"
+		if mode != "" {
+			what = "--userns=" + mode
+		}
+		return o, errdefs.Newf(errdefs.ErrNotSupported, "build %s is not supported for RUN steps (their layers would record shifted owners): use --userns=keep-id or host", what)
+	}
+	return o, nil
 }
 
 // shiftedRootfs readies a container's root filesystem for a user namespace that does not
