@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(busybox-static docker-registry uidmap runc skopeo podman catatonit nftables iproute2 hyperfine
       libseccomp-dev libc6-dev passt slirp4netns fuse-overlayfs gcc make git ca-certificates
-      systemd systemd-container util-linux)
+      systemd systemd-container util-linux docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -147,7 +147,34 @@ func (s *Server) getContainerJSON(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(j.Name, "/") {
 		j.Name = "/" + j.Name
 	}
+	if c, err := s.e.Container(r.Context(), j.ID); err == nil {
+		configuredNetworks(r.Context(), s.e, c, j)
+	}
 	writeJSON(w, http.StatusOK, j)
+}
+
+// configuredNetworks lists, as Docker does, the networks a container not running is
+// configured for in NetworkSettings.Networks (without addresses): compose reads them to
+// decide between connecting and reconnecting.
+func configuredNetworks(ctx context.Context, e *engine.Engine, c *engine.Container, j *engine.ContainerJSON) {
+	if j.NetworkSettings == nil {
+		j.NetworkSettings = map[string]any{}
+	}
+	nets, _ := j.NetworkSettings["Networks"].(map[string]engine.EndpointJSON)
+	if nets == nil {
+		nets = map[string]engine.EndpointJSON{}
+	}
+	for _, nr := range c.Options.Networks {
+		if _, ok := nets[nr.Name]; ok {
+			continue
+		}
+		ep := engine.EndpointJSON{Aliases: nr.Aliases}
+		if n, err := e.Network(ctx, nr.Name); err == nil {
+			ep.NetworkID = n.ID
+		}
+		nets[nr.Name] = ep
+	}
+	j.NetworkSettings["Networks"] = nets
 }
 
 // postContainerWait is POST /containers/{id}/wait?condition=not-running|next-exit|removed.

@@ -122,7 +122,15 @@ func (s *Server) postNetworkConnect(w http.ResponseWriter, r *http.Request) {
 			o.IP = ep.IPAMConfig.IPv4Address.String()
 		}
 	}
-	if err := s.e.ConnectNetwork(r.Context(), r.PathValue("id"), req.Container, o); err != nil {
+	c, err := s.e.Container(r.Context(), req.Container)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.mu.Lock()
+	o.Rejoin = s.leftNetworkless[c.ID]
+	s.mu.Unlock()
+	if err := s.e.ConnectNetwork(r.Context(), r.PathValue("id"), c.ID, o); err != nil {
 		fail(w, err)
 		return
 	}
@@ -135,9 +143,21 @@ func (s *Server) postNetworkDisconnect(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if err := s.e.DisconnectNetwork(r.Context(), r.PathValue("id"), req.Container, req.Force); err != nil {
+	c, err := s.e.Container(r.Context(), req.Container)
+	if err != nil {
 		fail(w, err)
 		return
+	}
+	if err := s.e.DisconnectNetwork(r.Context(), r.PathValue("id"), c.ID, req.Force); err != nil {
+		fail(w, err)
+		return
+	}
+	// A container this disconnect left without any network may join one again (Docker's
+	// API allows it; compose reconnects created containers this way).
+	if c, err := s.e.Container(r.Context(), c.ID); err == nil && c.Options.Network == engine.NetworkNone && len(c.Options.Networks) == 0 {
+		s.mu.Lock()
+		s.leftNetworkless[c.ID] = true
+		s.mu.Unlock()
 	}
 	w.WriteHeader(http.StatusOK)
 }

@@ -36,12 +36,15 @@ type Server struct {
 	exitCode map[string]int              // exit status seen by attach streams (for wait)
 	execs    map[string]*execSession
 	conns    map[string]*engine.AttachConn // attach streams this service holds (resize)
+	// leftNetworkless marks containers a disconnect through this service left with no
+	// network: they may join one again.
+	leftNetworkless map[string]bool
 }
 
 // New returns a server for e.
 func New(e *engine.Engine) *Server {
 	s := &Server{e: e, mux: http.NewServeMux(), done: make(chan struct{}),
-		attaches: map[string][]*pendingAttach{}, exitCode: map[string]int{}, execs: map[string]*execSession{}, conns: map[string]*engine.AttachConn{}}
+		attaches: map[string][]*pendingAttach{}, exitCode: map[string]int{}, execs: map[string]*execSession{}, conns: map[string]*engine.AttachConn{}, leftNetworkless: map[string]bool{}}
 	s.last.Store(time.Now().UnixNano())
 	s.routes()
 	return s

@@ -16,6 +16,10 @@ import (
 type ConnectOptions struct {
 	IP      string
 	Aliases []string
+	// Rejoin lets a container that is not running, left with no network by disconnecting
+	// its last one, join a network again, as Docker's API allows (docker compose
+	// disconnects and reconnects a created container to set its aliases).
+	Rejoin bool
 }
 
 // ConnectNetwork connects a container to a network: a running one gains an interface at
@@ -38,6 +42,9 @@ func (e *Engine) ConnectNetwork(ctx context.Context, netRef, ctrRef string, o Co
 			e.networkEvent("connect", n.Network, c.ID)
 		}
 	}()
+	if o.Rejoin && !c.Active() && c.Options.Network == NetworkNone && len(c.Options.Networks) == 0 {
+		c.Options.Network = ""
+	}
 	if c.Options.Network != "" {
 		return errdefs.Newf(errdefs.ErrInvalid, "container %s uses network mode %s and cannot be connected to other networks", c.Name, c.Options.Network)
 	}
