@@ -675,3 +675,48 @@ volumes:
 		t.Errorf("network left after down -v: %q", got)
 	}
 }
+
+func TestDockerAPILifecycle(t *testing.T) {
+	b := withImage(t)
+	s := startAPI(t, b, "0")
+	img := "localhost/bb:1"
+	s.docker(t, "create", "--name", "api-life", img, "sh", "-c", "echo begin; trap 'echo got-term; exit 9' TERM; while true; do sleep 0.1; done").WantSuccess(t)
+	if got := s.docker(t, "ps", "-a", "--filter", "status=created", "--format", "{{.Names}} {{.Status}}").WantSuccess(t).Stdout; got != "api-life Created\n" {
+		t.Errorf("ps created: %q", got)
+	}
+	s.docker(t, "start", "api-life").WantSuccess(t)
+	s.docker(t, "start", "api-life").WantSuccess(t) // already running: 304, no error
+	s.docker(t, "pause", "api-life").WantSuccess(t)
+	if got := b.Run("inspect", "--format", "{{.State.Status}}", "api-life").WantSuccess(t).Stdout; got != "paused\n" {
+		t.Errorf("after docker pause: %q", got)
+	}
+	s.docker(t, "exec", "api-life", "true").WantExit(t, 1) // paused
+	s.docker(t, "unpause", "api-life").WantSuccess(t)
+	s.docker(t, "rename", "api-life", "api-life2").WantSuccess(t)
+	s.docker(t, "rm", "api-life2").WantExit(t, 1) // running
+	// stop sends the signal the shell traps; wait reports its status.
+	s.docker(t, "stop", "api-life2").WantSuccess(t)
+	if got := s.docker(t, "wait", "api-life2").WantSuccess(t).Stdout; got != "9\n" {
+		t.Errorf("wait: %q", got)
+	}
+	if got := s.docker(t, "logs", "-t", "api-life2").WantSuccess(t).Stdout; !strings.Contains(got, "Z begin\n") || !strings.Contains(got, "Z got-term\n") {
+		t.Errorf("logs -t: %q", got)
+	}
+	s.docker(t, "restart", "-t", "1", "api-life2").WantSuccess(t)
+	s.docker(t, "kill", "-s", "KILL", "api-life2").WantSuccess(t)
+	if got := s.docker(t, "wait", "api-life2").WantSuccess(t).Stdout; got != "137\n" {
+		t.Errorf("wait after kill: %q", got)
+	}
+	// docker attach to a running container sees its output until it exits.
+	s.docker(t, "run", "-d", "--name", "api-att", img, "sh", "-c", "sleep 1; echo late; exit 6").WantSuccess(t)
+	r := s.docker(t, "attach", "api-att").WantExit(t, 6)
+	if r.Stdout != "late\n" {
+		t.Errorf("attach: %q", r.Stdout)
+	}
+	if got := s.docker(t, "container", "prune", "-f").WantSuccess(t).Stdout; !strings.Contains(got, "Deleted Containers:") {
+		t.Errorf("container prune: %q", got)
+	}
+	if got := b.Run("ps", "-aq").WantSuccess(t).Stdout; got != "" {
+		t.Errorf("after prune: %q", got)
+	}
+}
