@@ -212,13 +212,16 @@ func infraOptions(p *Pod, image string) CreateOptions {
 	if name == "" {
 		name = p.ID[:12] + "-infra"
 	}
-	c := CreateOptions{Image: image, Name: name, Cmd: o.InfraCommand, Pod: p.ID, Labels: map[string]string{},
+	c := CreateOptions{Image: image, Name: name, Pod: p.ID, Labels: map[string]string{},
 		Network: o.Network, Networks: o.Networks, Ports: o.Ports, AddHosts: o.AddHosts,
 		DNS: o.DNS, DNSSearch: o.DNSSearch, DNSOptions: o.DNSOptions}
+	if len(o.InfraCommand) > 0 { // the infra image's entrypoint, as podman's --infra-command
+		ep := append([]string{}, o.InfraCommand...)
+		c.Entrypoint = &ep
+	}
 	if p.Shares(ShareUTS) {
 		c.Hostname = p.Hostname()
 	}
-
 	return c
 }
 
