@@ -289,7 +289,7 @@ func TestRootlessNetworkKilled(t *testing.T) {
 	b.Run("rm", "-f", id).WantSuccess(t)
 
 	// kill -9 of `berth start` once its helper runs.
-	for attempt := 0; attempt < 5; attempt++ {
+	for attempt := 0; attempt < 10; attempt++ {
 		id := strings.TrimSpace(b.Run("create", "-p", "80", "localhost/bb:1", "sleep", "100").WantSuccess(t).Stdout)
 		cmd := b.Cmd("start", id)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
