@@ -720,3 +720,62 @@ func TestDockerAPILifecycle(t *testing.T) {
 		t.Errorf("after prune: %q", got)
 	}
 }
+
+// TestDockerAPISocketActivation hands the service its socket the way berth.socket does
+// (LISTEN_FDS, through systemd-socket-activate): the first client starts it, it serves, and
+// it exits once idle.
+func TestDockerAPISocketActivation(t *testing.T) {
+	RequireRoot(t)
+	sa, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate not installed (systemd)")
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("docker CLI not installed")
+	}
+	b := NewBerth(t)
+	dir := t.TempDir()
+	sock, unused := filepath.Join(dir, "act.sock"), filepath.Join(dir, "unused.sock")
+	// The URI is not used: the socket systemd passes takes its place.
+	args := append([]string{"-l", sock, berthBin}, "--root", b.Root, "--runroot", b.RunRoot, "system", "service", "--time", "1", "unix://"+unused)
+	cmd := exec.Command(sa, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s := &apiService{b: b, sock: sock, config: filepath.Join(t.TempDir(), "docker")}
+	if got := s.docker(t, "version", "--format", "{{.Server.APIVersion}}").WantSuccess(t).Stdout; got != "1.51\n" {
+		t.Errorf("docker version through the activated socket: %q", got)
+	}
+	if got := s.docker(t, "volume", "create", "act-vol").WantSuccess(t).Stdout; got != "act-vol\n" {
+		t.Errorf("volume create: %q", got)
+	}
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil {
+			t.Errorf("activated service exited with %v: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("activated service did not exit when idle")
+	}
+	if got := b.Run("volume", "ls", "-q").WantSuccess(t).Stdout; got != "act-vol\n" {
+		t.Errorf("berth volume ls: %q", got)
+	}
+	if _, err := os.Stat(unused); !os.IsNotExist(err) {
+		t.Errorf("the service made its own socket besides systemd's: %v", err)
+	}
+}
