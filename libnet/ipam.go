@@ -125,6 +125,14 @@ func ValidateIP(sub Subnet, ip net.IP) error {
 // network, gateway or broadcast address (of the subnet or of the range) and for which used
 // returns false.
 func AllocateIP(sub Subnet, used func(net.IP) bool) (net.IP, error) {
+	return AllocateIPAfter(sub, nil, used)
+}
+
+// AllocateIPAfter is [AllocateIP] walking from the address after last (the previous
+// allocation) round to it, so that allocating costs a probe or two whatever the number of
+// addresses held, as a cursor does in Docker's and netavark's IPAM; nil or an address
+// outside the pool starts at its beginning.
+func AllocateIPAfter(sub Subnet, last net.IP, used func(net.IP) bool) (net.IP, error) {
 	gw, n, err := GatewayIP(sub)
 	if err != nil {
 		return nil, err
@@ -145,19 +153,19 @@ func AllocateIP(sub Subnet, used func(net.IP) bool) (net.IP, error) {
 	}
 	ones, bits := pool.Mask.Size()
 	// Walk at most 2^20 candidates so an exhausted /64 fails instead of spinning.
-	limit := uint64(1) << 20
+	size := uint64(1) << 20
 	if bits-ones < 20 {
-		limit = uint64(1) << uint(bits-ones)
+		size = uint64(1) << uint(bits-ones)
 	}
-	ip := pool.IP
-	for i := uint64(0); i < limit; i++ {
-		cand := addOffset(ip, int64(i))
-		if !pool.Contains(cand) {
-			break
-		}
+	first := uint64(0)
+	if last != nil && pool.Contains(last) {
+		first = offsetIn(pool, last) + 1
+	}
+	for i := uint64(0); i < size; i++ {
+		cand := addOffset(pool.IP, int64((first+i)%size))
 		// The range's own first and last addresses look like network and broadcast
 		// addresses to people and to some tools, so they are skipped too.
-		if isReserved(n, cand) || isReserved(pool, cand) || cand.Equal(gw) || used(cand) {
+		if !pool.Contains(cand) || isReserved(n, cand) || isReserved(pool, cand) || cand.Equal(gw) || used(cand) {
 			continue
 		}
 		return cand, nil
@@ -165,7 +173,16 @@ func AllocateIP(sub Subnet, used func(net.IP) bool) (net.IP, error) {
 	return nil, errdefs.Newf(errdefs.ErrInUse, "no free address left in %s", pool)
 }
 
-// isReserved reports the network address and, for IPv4, the broadcast address.
+// offsetIn returns ip's offset from the start of pool, which contains it (low 64 bits).
+func offsetIn(pool *net.IPNet, ip net.IP) uint64 {
+	a, b := pool.IP.To16(), ip.To16()
+	var off uint64
+	for i := 8; i < 16; i++ {
+		off = off<<8 | uint64(b[i]-a[i])
+	}
+	return off
+}
+
 func isReserved(n *net.IPNet, ip net.IP) bool {
 	if ip.Equal(n.IP) {
 		return true

@@ -244,3 +244,36 @@ func FuzzSubnet(f *testing.F) {
 		}
 	})
 }
+
+func TestAllocateIPAfter(t *testing.T) {
+	tests := []struct {
+		name   string
+		sub    Subnet
+		last   string
+		used   []string
+		want   string
+		probes int // addresses asked about, at most
+	}{
+		{"after the last", Subnet{Subnet: "10.5.0.0/16"}, "10.5.3.7", nil, "10.5.3.8", 1},
+		{"no last", Subnet{Subnet: "10.5.0.0/16"}, "", nil, "10.5.0.2", 1},
+		{"last outside the pool", Subnet{Subnet: "10.5.0.0/16"}, "10.6.0.9", nil, "10.5.0.2", 1},
+		{"skips used after last", Subnet{Subnet: "10.5.0.0/16"}, "10.5.0.9", []string{"10.5.0.10"}, "10.5.0.11", 2},
+		{"crosses a byte", Subnet{Subnet: "10.5.0.0/16"}, "10.5.0.255", nil, "10.5.1.0", 1},
+		{"wraps past broadcast", Subnet{Subnet: "10.5.0.0/24"}, "10.5.0.254", []string{"10.5.0.2"}, "10.5.0.3", 2},
+		{"range", Subnet{Subnet: "10.5.0.0/16", IPRange: "10.5.7.0/24"}, "10.5.7.40", nil, "10.5.7.41", 1},
+		{"ipv6", Subnet{Subnet: "fd00:7::/64"}, "fd00:7::1:ff", nil, "fd00:7::1:100", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			used := map[string]bool{}
+			for _, u := range tt.used {
+				used[u] = true
+			}
+			probes := 0
+			got, err := AllocateIPAfter(tt.sub, net.ParseIP(tt.last), func(ip net.IP) bool { probes++; return used[ip.String()] })
+			if err != nil || got.String() != tt.want || probes > tt.probes {
+				t.Errorf("AllocateIPAfter(%+v, %s) = %s, %v after %d probes, want %s after at most %d", tt.sub, tt.last, got, err, probes, tt.want, tt.probes)
+			}
+		})
+	}
+}

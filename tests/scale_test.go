@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,4 +67,42 @@ func TestPsMonitorPidReused(t *testing.T) {
 		t.Errorf("ps after the monitor was killed and its pid reused: %q", got)
 	}
 	b.Run("rm", id).WantSuccess(t)
+}
+
+// TestDefaultNetworkSize checks the default network is a /16 and that a root whose default
+// network was made with the earlier /24 gets it widened, keeping its gateway and addresses:
+// a container then takes an address outside the old /24.
+func TestDefaultNetworkSize(t *testing.T) {
+	b := withImage(t)
+	rmAllOnCleanup(t, b)
+	subnet := func() string {
+		return strings.TrimSpace(b.Run("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}", "berth").WantSuccess(t).Stdout)
+	}
+	if got := subnet(); got != "10.123.0.0/16 10.123.0.1" {
+		t.Fatalf("default network of a new root: %q", got)
+	}
+	// Make it the /24 earlier roots stored.
+	ctx := context.Background()
+	db, err := state.Open(ctx, filepath.Join(b.Root, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rec map[string]any
+	if _, err := db.Networks().Get(ctx, "berth", &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["subnets"] = []map[string]string{{"subnet": "10.123.0.0/24", "gateway": "10.123.0.1"}}
+	if err := db.Networks().Put(ctx, "berth", rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := subnet(); got != "10.123.0.0/16 10.123.0.1" {
+		t.Errorf("default network of a root made with the /24: %q", got)
+	}
+	// An address past the old /24, on the bridge other roots' tests share: a high one.
+	ip := "10.123.251." + strconv.Itoa(2+os.Getpid()%250)
+	got := b.Run("run", "--rm", "--ip", ip, "localhost/bb:1", "ip", "-4", "-o", "addr", "show", "eth0").WantSuccess(t).Stdout
+	if !strings.Contains(got, ip+"/16") {
+		t.Errorf("address of a container given --ip %s: %q", ip, got)
+	}
 }

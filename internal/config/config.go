@@ -64,6 +64,15 @@ type Events struct {
 	MaxSegments int   `toml:"max_segments"`
 }
 
+// DefaultSubnet is the default network's subnet unless configured: a /16 as Docker's and
+// Podman's defaults are (room for 65,533 containers), holding berth's earlier default
+// 10.123.0.0/24 (LegacyDefaultSubnet), so that a root made with that keeps its addresses when
+// its network is widened. Not Podman's 10.88.0.0/16: both engines share hosts.
+const DefaultSubnet = "10.123.0.0/16"
+
+// LegacyDefaultSubnet is the default network's subnet in roots made before it was a /16.
+const LegacyDefaultSubnet = "10.123.0.0/24"
+
 // Default returns the built-in settings for the user described by env.
 func Default(env paths.Env) Config {
 	d := paths.For(env)
@@ -73,7 +82,7 @@ func Default(env paths.Env) Config {
 		StorageDriver: "overlay",
 		LogLevel:      "warn",
 		Rootless:      d.Rootless,
-		Network:       Network{DefaultNetwork: "berth", DefaultSubnet: "10.123.0.0/24"},
+		Network:       Network{DefaultNetwork: "berth", DefaultSubnet: DefaultSubnet},
 	}
 }
 

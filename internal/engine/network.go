@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/berth-project/berth/internal/config"
 	"github.com/berth-project/berth/internal/errdefs"
 	"github.com/berth-project/berth/internal/events"
 	"github.com/berth-project/berth/libnet"
@@ -365,7 +368,47 @@ func (e *Engine) Network(ctx context.Context, ref string) (*Network, error) {
 		}
 		return nil, err
 	}
+	if n.Name == e.defaultNetworkName() {
+		return e.widenLegacyDefault(ctx, &n)
+	}
 	return &n, nil
+}
+
+// widenLegacyDefault turns a default network made with the earlier /24 default
+// (config.LegacyDefaultSubnet) into the /16 holding it (config.DefaultSubnet), so that an
+// existing root gets room for more than 253 containers: its gateway and every address held
+// stay valid. It leaves the network alone where the /16 is not the configured default or
+// overlaps another network of this root.
+func (e *Engine) widenLegacyDefault(ctx context.Context, n *Network) (*Network, error) {
+	if e.Config.Network.DefaultSubnet != config.DefaultSubnet || len(n.Subnets) != 1 ||
+		n.Subnets[0].Subnet != config.LegacyDefaultSubnet || n.Subnets[0].IPRange != "" {
+		return n, nil
+	}
+	wide, err := libnet.ParseSubnet(config.DefaultSubnet)
+	if err != nil {
+		return n, nil
+	}
+	others, err := e.Networks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range others {
+		for _, s := range o.Subnets {
+			if p, err := libnet.ParseSubnet(s.Subnet); err == nil && o.Name != n.Name && libnet.Overlaps(p, wide) {
+				return n, nil
+			}
+		}
+	}
+	n.Subnets[0].Subnet = config.DefaultSubnet
+	db, err := e.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Networks().Put(ctx, n.Name, n); err != nil {
+		return nil, err
+	}
+	logrus.WithField("network", n.Name).Infof("default network widened from %s to %s", config.LegacyDefaultSubnet, config.DefaultSubnet)
+	return n, nil
 }
 
 // Networks lists every network, the default one included (as root).

@@ -254,14 +254,14 @@ func (e *Engine) allocate(ctx context.Context, t state.NetworkTable, c *Containe
 		if err != nil {
 			return a, errdefs.Newf(errdefs.ErrInvalid, "network %s: invalid subnet %q", n.Name, s.Subnet)
 		}
-		got, err := t.Allocate(ctx, n.Name, c.ID, func(used map[string]bool) (string, error) {
+		got, err := t.Allocate(ctx, n.Name, s.Subnet, c.ID, func(last string, used func(string) bool) (string, error) {
 			if want != nil && sn.Contains(want) {
-				if used[want.String()] {
+				if used(want.String()) {
 					return "", errdefs.Newf(errdefs.ErrInUse, "address %s is already in use on network %s", want, n.Name)
 				}
 				return want.String(), nil
 			}
-			ip, err := libnet.AllocateIP(s, func(ip net.IP) bool { return used[ip.String()] })
+			ip, err := libnet.AllocateIPAfter(s, net.ParseIP(last), func(ip net.IP) bool { return used(ip.String()) })
 			if err != nil {
 				return "", fmt.Errorf("network %s: %w", n.Name, err)
 			}

@@ -114,6 +114,24 @@ func (n NetworkTable) Get(ctx context.Context, ref string, rec any) (string, err
 	return names[0], nil
 }
 
+// Put replaces the record of network name; a missing one is ErrNotFound.
+func (n NetworkTable) Put(ctx context.Context, name string, rec any) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode network %s: %w", name, err)
+	}
+	return n.d.Update(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE networks SET record = ? WHERE name = ?`, string(b), name)
+		if err != nil {
+			return fmt.Errorf("update network %s: %w", name, err)
+		}
+		if k, _ := r.RowsAffected(); k == 0 {
+			return errdefs.Newf(errdefs.ErrNotFound, "network not found: %s", name)
+		}
+		return nil
+	})
+}
+
 // List calls fn with each record's JSON, by name.
 func (n NetworkTable) List(ctx context.Context, fn func(data []byte) error) error {
 	return n.d.eachRecord(ctx, `SELECT record FROM networks ORDER BY name`, fn)
@@ -125,6 +143,9 @@ func (n NetworkTable) Delete(ctx context.Context, name string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM network_ips WHERE network = ?`, name); err != nil {
 			return fmt.Errorf("release addresses on network %s: %w", name, err)
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM kv WHERE key >= ? AND key < ?`, "ipam/"+name+"/", "ipam/"+name+"0"); err != nil {
+			return fmt.Errorf("drop address cursors of network %s: %w", name, err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM networks WHERE name = ?`, name); err != nil {
 			return fmt.Errorf("delete network %s: %w", name, err)
 		}
@@ -132,21 +153,34 @@ func (n NetworkTable) Delete(ctx context.Context, name string) error {
 	})
 }
 
-// Allocate records an address on network for container, chosen by pick from the addresses
-// already held there, in one IMMEDIATE transaction: concurrent allocations never collide.
-// An address pick returns that is already held is ErrInUse.
-func (n NetworkTable) Allocate(ctx context.Context, network, container string, pick func(used map[string]bool) (string, error)) (string, error) {
+// Allocate records an address on network for container, chosen by pick, in one IMMEDIATE
+// transaction: concurrent allocations never collide. pick is told the address last allocated
+// under cursor (a key naming one of the network's subnets; "" when none was) and asks used
+// about its candidates one at a time, each an indexed lookup, so allocating does not read
+// every address held. An address pick returns that is already held is ErrInUse.
+func (n NetworkTable) Allocate(ctx context.Context, network, cursor, container string, pick func(last string, used func(ip string) bool) (string, error)) (string, error) {
 	var ip string
+	key := "ipam/" + network + "/" + cursor
 	err := n.d.Update(ctx, func(tx *sql.Tx) error {
-		ips, err := column(ctx, tx, `SELECT ip FROM network_ips WHERE network = ?`, network)
+		var last string
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM kv WHERE key = ?`, key).Scan(&last); err != nil && err != sql.ErrNoRows {
+			return fmt.Errorf("read address cursor of network %s: %w", network, err)
+		}
+		var qerr error
+		used := func(ip string) bool {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM network_ips WHERE network = ? AND ip = ?`, network, ip).Scan(&one)
+			if err != nil && err != sql.ErrNoRows && qerr == nil {
+				qerr = err
+			}
+			return err != sql.ErrNoRows // an error counts as held: never hand out an unchecked address
+		}
+		var err error
+		ip, err = pick(last, used)
+		if qerr != nil {
+			return fmt.Errorf("look up addresses on network %s: %w", network, qerr)
+		}
 		if err != nil {
-			return fmt.Errorf("list addresses on network %s: %w", network, err)
-		}
-		used := map[string]bool{}
-		for _, s := range ips {
-			used[s] = true
-		}
-		if ip, err = pick(used); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO network_ips(network, ip, container) VALUES(?,?,?)`, network, ip, container)
@@ -155,6 +189,10 @@ func (n NetworkTable) Allocate(ctx context.Context, network, container string, p
 		}
 		if err != nil {
 			return fmt.Errorf("record address %s on network %s: %w", ip, network, err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, ip)
+		if err != nil {
+			return fmt.Errorf("record address cursor of network %s: %w", network, err)
 		}
 		return nil
 	})

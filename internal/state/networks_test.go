@@ -41,9 +41,9 @@ func TestNetworkAllocateConcurrent(t *testing.T) {
 				return
 			}
 			defer h.Close()
-			ip, err := h.Networks().Allocate(ctx, "net1", fmt.Sprintf("c%d", i), func(used map[string]bool) (string, error) {
+			ip, err := h.Networks().Allocate(ctx, "net1", "10.0.0.0/24", fmt.Sprintf("c%d", i), func(_ string, used func(string) bool) (string, error) {
 				for n := 2; n < 255; n++ {
-					if ip := fmt.Sprintf("10.0.0.%d", n); !used[ip] {
+					if ip := fmt.Sprintf("10.0.0.%d", n); !used(ip) {
 						return ip, nil
 					}
 				}
@@ -72,15 +72,23 @@ func TestNetworkAllocateConcurrent(t *testing.T) {
 	if len(seen) != 20 {
 		t.Errorf("got %d distinct addresses, want 20", len(seen))
 	}
-	_, err = d.Networks().Allocate(ctx, "net1", "other", func(map[string]bool) (string, error) { return "10.0.0.2", nil })
+	_, err = d.Networks().Allocate(ctx, "net1", "10.0.0.0/24", "other", func(string, func(string) bool) (string, error) { return "10.0.0.2", nil })
 	if !errors.Is(err, errdefs.ErrInUse) {
 		t.Errorf("Allocate(taken address) = %v, want ErrInUse", err)
+	}
+	// The cursor names the last address handed out, whichever goroutine got it.
+	last := ""
+	if _, err := d.Networks().Allocate(ctx, "net1", "10.0.0.0/24", "c20", func(l string, used func(string) bool) (string, error) {
+		last = l
+		return "10.0.0.100", nil
+	}); err != nil || !seen[last] {
+		t.Errorf("cursor before a 21st allocation: %q (%v), want one of the 20 handed out", last, err)
 	}
 	if err := d.Networks().Release(ctx, "c3", ""); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := d.Networks().Allocations(ctx, "net1"); len(a) != 19 {
-		t.Errorf("after release: %d allocations, want 19", len(a))
+	if a, _ := d.Networks().Allocations(ctx, "net1"); len(a) != 20 {
+		t.Errorf("after release: %d allocations, want 20", len(a))
 	}
 	var rec map[string]string
 	if name, err := d.Networks().Get(ctx, "id", &rec); err != nil || name != "net1" {
@@ -119,7 +127,7 @@ func TestNetworkIdleHolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, id := range []string{"run", "pause", "made", "done", "gone"} {
-		if _, err := d.Networks().Allocate(ctx, "net1", id, func(map[string]bool) (string, error) {
+		if _, err := d.Networks().Allocate(ctx, "net1", "10.0.0.0/24", id, func(string, func(string) bool) (string, error) {
 			return fmt.Sprintf("10.0.0.%d", i+2), nil
 		}); err != nil {
 			t.Fatal(err)
