@@ -30,6 +30,8 @@ p="runuser -u $user -- env HOME=$work XDG_RUNTIME_DIR=$work/xdg podman --root $w
 cleanup() {
   $p rm -af >/dev/null 2>&1 || true
   $b rm -af >/dev/null 2>&1 || true
+  # podman's pause process outlives its containers; berth's leaves once idle.
+  [ -s "$work/xdg/libpod/tmp/pause.pid" ] && kill "$(cat "$work/xdg/libpod/tmp/pause.pid")" 2>/dev/null || true
   as podman unshare rm -rf "$work/podman" >/dev/null 2>&1 || true
   $b unshare rm -rf "$work/berth-root" >/dev/null 2>&1 || true
   rm -rf "$work"

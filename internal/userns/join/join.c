@@ -95,7 +95,7 @@ static void pause_main(const char *dir) {
 		snprintf(path, sizeof(path), "%s/userns.lock", dir);
 		int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (lock < 0)
-			continue;
+			_exit(0); // our directory is gone: no command can find us to join
 		// Held shared by a command joining us: stay.
 		if (flock(lock, LOCK_EX | LOCK_NB) < 0 || others_in(self)) {
 			close(lock);
