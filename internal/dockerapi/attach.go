@@ -3,6 +3,7 @@ package dockerapi
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -140,15 +141,12 @@ func (s *Server) postContainerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-func discardUnless(w interface{ Write([]byte) (int, error) }, keep bool) interface{ Write([]byte) (int, error) } {
+// discardUnless is w, or a sink when the client did not ask for that stream.
+func discardUnless(w io.Writer, keep bool) io.Writer {
 	if keep {
 		return w
 	}
-	return discard{}
+	return io.Discard
 }
 
 func (s *Server) trackConn(id string, c *engine.AttachConn) {

@@ -94,9 +94,7 @@ func (s *Server) createOptions(name string, req *container.CreateRequest) (engin
 	if h := cfg.Healthcheck; h != nil && len(h.Test) > 0 {
 		o.Health = &engine.Healthcheck{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 	}
-	if err := applySecurityOpts(&o, hc.SecurityOpt); err != nil {
-		return o, err
-	}
+	applySecurityOpts(&o, hc.SecurityOpt)
 	for _, u := range hc.Ulimits {
 		o.Ulimits = append(o.Ulimits, engine.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
@@ -131,7 +129,7 @@ func (s *Server) createOptions(name string, req *container.CreateRequest) (engin
 }
 
 // applySecurityOpts keeps what the CLI's --security-opt keeps: seccomp and no-new-privileges.
-func applySecurityOpts(o *engine.CreateOptions, opts []string) error {
+func applySecurityOpts(o *engine.CreateOptions, opts []string) {
 	for _, so := range opts {
 		k, v, _ := strings.Cut(so, "=")
 		if k == "seccomp" {
@@ -141,7 +139,6 @@ func applySecurityOpts(o *engine.CreateOptions, opts []string) error {
 			o.NoNewPrivs = true
 		}
 	}
-	return nil
 }
 
 func addMounts(o *engine.CreateOptions, cfg *container.Config, hc *container.HostConfig) error {

@@ -29,7 +29,6 @@ type Server struct {
 
 	active atomic.Int64 // requests in flight, streams included
 	last   atomic.Int64 // unix nanos of the last request's end
-	done   chan struct{}
 
 	mu       sync.Mutex
 	attaches map[string][]*pendingAttach // created containers' attaches waiting for start
@@ -43,7 +42,7 @@ type Server struct {
 
 // New returns a server for e.
 func New(e *engine.Engine) *Server {
-	s := &Server{e: e, mux: http.NewServeMux(), done: make(chan struct{}),
+	s := &Server{e: e, mux: http.NewServeMux(),
 		attaches: map[string][]*pendingAttach{}, exitCode: map[string]int{}, execs: map[string]*execSession{}, conns: map[string]*engine.AttachConn{}, leftNetworkless: map[string]bool{}}
 	s.last.Store(time.Now().UnixNano())
 	s.routes()
