@@ -161,3 +161,16 @@ func TestRootlessCDIDevice(t *testing.T) {
 		t.Errorf("rootless container with a CDI device saw %q", out)
 	}
 }
+
+func TestCDIPodDevices(t *testing.T) {
+	b, _ := cdiSetup(t)
+	b.Run("pod", "create", "--name", "cdipod", "--device", "test.berth.dev/widget=w0").WantSuccess(t)
+	out := b.Run("run", "--rm", "--pod", "cdipod", "--device", "test.berth.dev/widget=w1", "localhost/bb:1", "sh", "-c",
+		"cat /opt/widget/blob; echo $WIDGET; ls /dev/widget*").WantSuccess(t).Stdout
+	if want := "firmware-v1\nw0\n/dev/widget0\n/dev/widget1\n"; out != want {
+		t.Errorf("container in a pod with a CDI device saw %q, want %q", out, want)
+	}
+	b.Run("pod", "create", "--name", "badpod", "--device", "test.berth.dev/widget=nope").WantError(t, 125, "unresolvable CDI devices")
+	b.Run("pod", "exists", "badpod").WantExit(t, 1)
+	b.Run("pod", "rm", "-f", "cdipod").WantSuccess(t)
+}

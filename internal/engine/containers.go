@@ -101,6 +101,11 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (c *Conta
 		if err := joinPod(p, &o); err != nil {
 			return nil, err
 		}
+		devs, names, err := e.parseDevices(p.Options.Devices)
+		if err != nil {
+			return nil, err
+		}
+		o.Devices, o.CDIDevices = append(devs, o.Devices...), append(names, o.CDIDevices...)
 	}
 	releaseIDs, err := e.resolveUserNS(ctx, &o)
 	if err != nil {

@@ -72,6 +72,9 @@ type PodOptions struct {
 	ExitPolicy string `json:",omitempty"`
 	// UserNS is "" or "host": containers run in berth's user namespace.
 	UserNS string `json:",omitempty"`
+	// Devices are --device values (host paths or CDI names) that every container joining
+	// the pod gets, before its own, as with podman.
+	Devices []string `json:",omitempty"`
 	// Replace removes a pod of the same name first (not stored).
 	Replace bool `json:"-"`
 }
@@ -230,6 +233,9 @@ func infraOptions(p *Pod, image string) CreateOptions {
 // InfraImage names another image; it is started with the pod's first container or `pod start`.
 func (e *Engine) CreatePod(ctx context.Context, o PodOptions) (p *Pod, retErr error) {
 	if err := validatePodOptions(&o); err != nil {
+		return nil, err
+	}
+	if _, _, err := e.parseDevices(o.Devices); err != nil {
 		return nil, err
 	}
 	if o.Replace && o.Name != "" {

@@ -158,6 +158,7 @@ func createCommand() *cobra.Command {
 	fl.StringVar(&share, "share", "ipc,net,uts", "Namespaces the pod's containers share: cgroup, ipc, net, pid, uts or none; +NS adds to the default")
 	fl.BoolVar(&infra, "infra", true, "Create an infra container holding the pod's namespaces")
 	fl.StringVar(&o.InfraImage, "infra-image", "", "Image of the infra container (default: berth's own pause image, no pull)")
+	fl.StringArrayVar(&o.Devices, "device", nil, "Add a host device or a CDI device (vendor.com/class=name) to every container of the pod")
 	fl.StringVar(&infraCommand, "infra-command", "", "Command of the infra container (a JSON array or words)")
 	fl.StringVar(&o.InfraName, "infra-name", "", "Name of the infra container (default: POD-ID-infra)")
 	fl.StringArrayVar(&nf.Networks, "network", nil, "Connect the pod to a network: NAME, bridge (the default), host or none")
