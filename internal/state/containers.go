@@ -53,9 +53,11 @@ func (c ContainerTable) Put(ctx context.Context, id string, rec any) error {
 }
 
 // Get loads the record whose name, id or unique id prefix is ref into rec and returns its id.
+// The prefix is a range of ids, which the primary key's index finds; LIKE would read every
+// record, and every command that names a container comes through here.
 func (c ContainerTable) Get(ctx context.Context, ref string, rec any) (string, error) {
-	rows, err := c.d.db.QueryContext(ctx, `SELECT id, name, record FROM containers WHERE name = ? OR id LIKE ? || '%'
-		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref)
+	rows, err := c.d.db.QueryContext(ctx, `SELECT id, name, record FROM containers WHERE name = ? OR (id >= ? AND id < ? || x'ff')
+		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref, ref)
 	if err != nil {
 		return "", err
 	}

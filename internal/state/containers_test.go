@@ -44,3 +44,39 @@ func TestContainerMentioning(t *testing.T) {
 		}
 	}
 }
+
+func TestContainerGet(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, filepath.Join(t.TempDir(), "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for i, id := range []string{"ab12ff", "ab34ee", "cd56dd"} {
+		if err := d.Containers().Insert(ctx, id, "n"+id[:2]+id[4:], int64(i), map[string]string{"ID": id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A container named like another's id prefix: the name wins.
+	if err := d.Containers().Insert(ctx, "ef78cc", "cd", 3, map[string]string{"ID": "ef78cc"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ ref, want, err string }{
+		{"ab12ff", "ab12ff", ""},
+		{"ab1", "ab12ff", ""},
+		{"ab", "", "ambiguous"},
+		{"nabff", "ab12ff", ""},
+		{"cd", "ef78cc", ""},
+		{"cd5", "cd56dd", ""},
+		{"ab%", "", "no such container"},
+		{"a_12", "", "no such container"},
+		{"AB1", "", "no such container"},
+		{"", "", "no such container"},
+	} {
+		var r map[string]string
+		id, err := d.Containers().Get(ctx, tc.ref, &r)
+		if id != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("Get(%q) = %q, %v, want %q, %q", tc.ref, id, err, tc.want, tc.err)
+		}
+	}
+}

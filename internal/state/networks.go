@@ -84,9 +84,10 @@ func column(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]strin
 }
 
 // Get loads the record whose name, id or unique id prefix is ref into rec and returns its name.
+// The prefix is a range of ids, which the id's index finds (LIKE would read every record).
 func (n NetworkTable) Get(ctx context.Context, ref string, rec any) (string, error) {
-	rows, err := n.d.db.QueryContext(ctx, `SELECT name, id, record FROM networks WHERE name = ? OR id LIKE ? || '%'
-		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref)
+	rows, err := n.d.db.QueryContext(ctx, `SELECT name, id, record FROM networks WHERE name = ? OR (id >= ? AND id < ? || x'ff')
+		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref, ref)
 	if err != nil {
 		return "", fmt.Errorf("look up network %s: %w", ref, err)
 	}
