@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -136,42 +135,17 @@ func (f *createFlags) networkOptions(o *engine.CreateOptions, defaultNetwork str
 		return err
 	}
 	o.Network = mode
-	for i, n := range nets {
-		r := engine.NetworkRequest{Name: n, Aliases: f.aliases}
-		if i == 0 {
-			r.IP, r.MAC = f.ip, f.mac
-		}
-		o.Networks = append(o.Networks, r)
-	}
-	if mode == "" && len(nets) == 0 && (f.ip != "" || f.mac != "" || len(f.aliases) > 0) {
-		o.Networks = []engine.NetworkRequest{{Name: defaultNetwork, IP: f.ip, MAC: f.mac, Aliases: f.aliases}}
-	}
-	if mode != "" && (f.ip != "" || f.mac != "" || len(f.aliases) > 0) {
-		return cli.Invalid("--ip, --mac-address and --network-alias need a network, not --network %s", mode)
-	}
-	if f.ip != "" && net.ParseIP(f.ip) == nil {
-		return cli.Invalid("invalid --ip %q: not an IP address", f.ip)
-	}
-	if f.mac != "" {
-		if _, err := net.ParseMAC(f.mac); err != nil {
-			return cli.Invalid("invalid --mac-address %q", f.mac)
-		}
-	}
-	if o.Ports, err = engine.ParsePorts(f.publish); err != nil {
+	reqs, err := cli.NetworkRequests(mode, nets, f.ip, f.mac, f.aliases, defaultNetwork)
+	if err != nil {
 		return err
 	}
-	for _, h := range f.addHosts {
-		v, err := engine.ParseAddHost(h)
-		if err != nil {
-			return err
-		}
-		o.AddHosts = append(o.AddHosts, v)
+	o.Networks = append(o.Networks, reqs...)
+	ports, hosts, err := cli.PortsHostsDNS(f.publish, f.addHosts, o.DNS)
+	if err != nil {
+		return err
 	}
-	for _, d := range o.DNS {
-		if net.ParseIP(d) == nil {
-			return cli.Invalid("invalid --dns %q: not an IP address", d)
-		}
-	}
+	o.Ports = ports
+	o.AddHosts = append(o.AddHosts, hosts...)
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"time"
@@ -49,44 +48,17 @@ func (f NetworkFlags) Apply(o *engine.PodOptions, defaultNetwork string) error {
 		return err
 	}
 	o.Network = mode
-	for i, n := range nets {
-		r := engine.NetworkRequest{Name: n, Aliases: f.Aliases}
-		if i == 0 {
-			r.IP, r.MAC = f.IP, f.MAC
-		}
-		o.Networks = append(o.Networks, r)
-	}
-	if f.IP != "" || f.MAC != "" || len(f.Aliases) > 0 {
-		switch {
-		case mode != "":
-			return cli.Invalid("--ip, --mac-address and --network-alias need a network, not --network %s", mode)
-		case len(nets) == 0:
-			o.Networks = []engine.NetworkRequest{{Name: defaultNetwork, IP: f.IP, MAC: f.MAC, Aliases: f.Aliases}}
-		}
-		if f.IP != "" && net.ParseIP(f.IP) == nil {
-			return cli.Invalid("invalid --ip %q: not an IP address", f.IP)
-		}
-		if f.MAC != "" {
-			if _, err := net.ParseMAC(f.MAC); err != nil {
-				return cli.Invalid("invalid --mac-address %q", f.MAC)
-			}
-		}
-	}
-	if o.Ports, err = engine.ParsePorts(f.Publish); err != nil {
+	reqs, err := cli.NetworkRequests(mode, nets, f.IP, f.MAC, f.Aliases, defaultNetwork)
+	if err != nil {
 		return err
 	}
-	for _, h := range f.AddHosts {
-		v, err := engine.ParseAddHost(h)
-		if err != nil {
-			return err
-		}
-		o.AddHosts = append(o.AddHosts, v)
+	o.Networks = append(o.Networks, reqs...)
+	ports, hosts, err := cli.PortsHostsDNS(f.Publish, f.AddHosts, f.DNS)
+	if err != nil {
+		return err
 	}
-	for _, d := range f.DNS {
-		if net.ParseIP(d) == nil {
-			return cli.Invalid("invalid --dns %q: not an IP address", d)
-		}
-	}
+	o.Ports = ports
+	o.AddHosts = append(o.AddHosts, hosts...)
 	o.DNS, o.DNSSearch, o.DNSOptions = f.DNS, f.DNSSearch, f.DNSOptions
 	return nil
 }
