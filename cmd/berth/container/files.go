@@ -7,10 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
@@ -178,12 +176,7 @@ func topCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
-			fmt.Fprintln(tw, strings.Join(titles, "\t"))
-			for _, r := range rows {
-				fmt.Fprintln(tw, strings.Join(r, "\t"))
-			}
-			return tw.Flush()
+			return cli.PrintTable(cmd.OutOrStdout(), titles, rows)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // ps options such as -o pid,comm follow the container name
@@ -231,15 +224,9 @@ func statsCommand() *cobra.Command {
 					if !noTrunc {
 						id = id[:12]
 					}
-					memPerc := 0.0
-					if s.MemLimit > 0 {
-						memPerc = float64(s.MemUsage) / float64(s.MemLimit) * 100
-					}
-					rows = append(rows, statsRow{ID: id, Container: id, Name: c.Name, CPUPerc: fmt.Sprintf("%.2f%%", s.CPUPercent),
-						MemUsage: units.BytesSize(float64(s.MemUsage)) + " / " + units.BytesSize(float64(s.MemLimit)),
-						MemPerc:  fmt.Sprintf("%.2f%%", memPerc), NetIO: "0B / 0B",
-						BlockIO: units.HumanSizeWithPrecision(float64(s.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(s.BlockWrite), 3),
-						PIDs:    fmt.Sprint(s.PIDs)})
+					v := cli.FormatStats(s)
+					rows = append(rows, statsRow{ID: id, Container: id, Name: c.Name, CPUPerc: v.CPU, MemUsage: v.MemUsage,
+						MemPerc: v.Mem, NetIO: v.NetIO, BlockIO: v.BlockIO, PIDs: v.PIDs})
 				}
 				if !noStream {
 					fmt.Fprint(cmd.OutOrStdout(), "\033[2J\033[H")

@@ -3,11 +3,8 @@ package pod
 import (
 	"fmt"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
-	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
@@ -25,12 +22,7 @@ func topCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 8, 3, ' ', 0)
-			fmt.Fprintln(tw, strings.Join(titles, "\t"))
-			for _, r := range rows {
-				fmt.Fprintln(tw, strings.Join(r, "\t"))
-			}
-			return tw.Flush()
+			return cli.PrintTable(cmd.OutOrStdout(), titles, rows)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // ps options such as -o pid,comm follow the pod name
@@ -89,15 +81,9 @@ func statsCommand() *cobra.Command {
 						if !noTrunc {
 							pod, cid = pod[:12], cid[:12]
 						}
-						mem := 0.0
-						if s.MemLimit > 0 {
-							mem = float64(s.MemUsage) / float64(s.MemLimit) * 100
-						}
-						rows = append(rows, statsRow{Pod: pod, CID: cid, Name: c.Name, CPU: fmt.Sprintf("%.2f%%", s.CPUPercent),
-							MemUsage: units.BytesSize(float64(s.MemUsage)) + " / " + units.BytesSize(float64(s.MemLimit)),
-							Mem:      fmt.Sprintf("%.2f%%", mem), NetIO: "0B / 0B",
-							BlockIO: units.HumanSizeWithPrecision(float64(s.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(s.BlockWrite), 3),
-							PIDS:    strconv.FormatUint(s.PIDs, 10)})
+						v := cli.FormatStats(s)
+						rows = append(rows, statsRow{Pod: pod, CID: cid, Name: c.Name, CPU: v.CPU, MemUsage: v.MemUsage,
+							Mem: v.Mem, NetIO: v.NetIO, BlockIO: v.BlockIO, PIDS: v.PIDs})
 					}
 				}
 				return rows, nil
