@@ -82,6 +82,20 @@ func (t *translator) oneshot(out *Unit) *Section {
 	return svc
 }
 
+// oneshotUnit is the unit of a file whose service runs one berth command and stays active after it.
+func (t *translator) oneshotUnit(qf *quadletFile, d *diags, argv []string) *QuadletUnit {
+	out := t.newServiceUnit(qf)
+	t.oneshot(out).Add("ExecStart", t.exe(argv...))
+	return t.finishRender(qf, out, d)
+}
+
+// finishRender finishes out and renders it into the unit returned.
+func (t *translator) finishRender(qf *quadletFile, out *Unit, d *diags) *QuadletUnit {
+	qu := t.finish(qf, out, d)
+	qu.render(out)
+	return qu
+}
+
 func (t *translator) translateVolume(qf *quadletFile, d *diags) *QuadletUnit {
 	sec := section(qf, d, "Volume")
 	name := "systemd-" + qf.base()
@@ -104,11 +118,7 @@ func (t *translator) translateVolume(qf *quadletFile, d *diags) *QuadletUnit {
 		}
 		return true
 	})
-	out := t.newServiceUnit(qf)
-	t.oneshot(out).Add("ExecStart", t.exe(append(append([]string{"volume", "create", "--ignore"}, args...), name)...))
-	qu := t.finish(qf, out, d)
-	qu.render(out)
-	return qu
+	return t.oneshotUnit(qf, d, append(append([]string{"volume", "create", "--ignore"}, args...), name))
 }
 
 func (t *translator) translateNetwork(qf *quadletFile, d *diags) *QuadletUnit {
@@ -135,11 +145,7 @@ func (t *translator) translateNetwork(qf *quadletFile, d *diags) *QuadletUnit {
 		}
 		return false
 	})
-	out := t.newServiceUnit(qf)
-	t.oneshot(out).Add("ExecStart", t.exe(append(append([]string{"network", "create", "--ignore"}, args...), name)...))
-	qu := t.finish(qf, out, d)
-	qu.render(out)
-	return qu
+	return t.oneshotUnit(qf, d, append(append([]string{"network", "create", "--ignore"}, args...), name))
 }
 
 func (t *translator) translateImage(qf *quadletFile, d *diags) *QuadletUnit {
@@ -178,11 +184,7 @@ func (t *translator) translateImage(qf *quadletFile, d *diags) *QuadletUnit {
 		d.list = append(d.list, Diagnostic{Path: qf.path, Key: "Image", Msg: "missing: an .image file names the image to pull", Fatal: true})
 		return nil
 	}
-	out := t.newServiceUnit(qf)
-	t.oneshot(out).Add("ExecStart", t.exe(append(append([]string{"image", "pull"}, args...), image)...))
-	qu := t.finish(qf, out, d)
-	qu.render(out)
-	return qu
+	return t.oneshotUnit(qf, d, append(append([]string{"image", "pull"}, args...), image))
 }
 
 func (t *translator) translateKube(qf *quadletFile, d *diags) *QuadletUnit {
@@ -235,9 +237,7 @@ func (t *translator) translateKube(qf *quadletFile, d *diags) *QuadletUnit {
 	svc := t.oneshot(out)
 	svc.Add("ExecStart", t.exe(append(append([]string{"kube", "play", "--replace"}, args...), yaml)...))
 	svc.Add("ExecStopPost", t.exe("kube", "down", yaml))
-	qu := t.finish(qf, out, d)
-	qu.render(out)
-	return qu
+	return t.finishRender(qf, out, d)
 }
 
 func (t *translator) translatePod(qf *quadletFile, d *diags) *QuadletUnit {
@@ -299,9 +299,7 @@ func (t *translator) translatePod(qf *quadletFile, d *diags) *QuadletUnit {
 	svc.Add("ExecStart", t.exe("pod", "start", name))
 	svc.Add("ExecStop", t.exe("pod", "stop", "--time=10", name))
 	svc.Add("ExecStopPost", t.exe("pod", "rm", "--force", "--ignore", name))
-	qu := t.finish(qf, out, d)
-	qu.render(out)
-	return qu
+	return t.finishRender(qf, out, d)
 }
 
 func sortedFiles(files map[string]*quadletFile) []*quadletFile {
