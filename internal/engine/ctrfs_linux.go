@@ -242,11 +242,7 @@ func (e *Engine) Top(ctx context.Context, ref string, args []string) ([]string, 
 
 // PodTop is Top over every running container of a pod, its infra container included.
 func (e *Engine) PodTop(ctx context.Context, ref string, args []string) ([]string, [][]string, error) {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -46,11 +46,7 @@ type PodContainerRef struct {
 
 // InspectPod describes a pod and its containers.
 func (e *Engine) InspectPod(ctx context.Context, ref string) (*PodInspect, error) {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

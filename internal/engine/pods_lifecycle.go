@@ -68,14 +68,23 @@ func (e *Engine) RemovePod(ctx context.Context, ref string, o PodRemoveOptions) 
 	return err
 }
 
+// podAndContainers finds the pod ref names and its containers, in PodContainers' order.
+func (e *Engine) podAndContainers(ctx context.Context, ref string) (*Pod, []*Container, error) {
+	p, err := e.Pod(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := e.PodContainers(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, cs, nil
+}
+
 // StartPod starts a pod's infra container, then its other containers in the order they were
 // created. It starts every container it can and reports those it could not.
 func (e *Engine) StartPod(ctx context.Context, ref string) (*Pod, error) {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -98,11 +107,7 @@ func (e *Engine) StartPod(ctx context.Context, ref string) (*Pod, error) {
 // StopPod stops a pod's containers together, then its infra container. A nil timeout means
 // each container's own (--stop-timeout, else 10s).
 func (e *Engine) StopPod(ctx context.Context, ref string, timeout *time.Duration) (*Pod, error) {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +139,7 @@ func (e *Engine) RestartPod(ctx context.Context, ref string, timeout *time.Durat
 
 // KillPod sends sig to every running container of the pod, the infra container included.
 func (e *Engine) KillPod(ctx context.Context, ref string, sig syscall.Signal) (*Pod, error) {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -155,11 +156,7 @@ func (e *Engine) KillPod(ctx context.Context, ref string, sig syscall.Signal) (*
 
 // PausePod pauses (or, with pause false, unpauses) every running (paused) container of the pod.
 func (e *Engine) PausePod(ctx context.Context, ref string, pause bool) (*Pod, error) {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -30,11 +30,7 @@ type podLogSource struct {
 // PodLogs writes the logs of a pod's containers (not its infra container), merged in time
 // order; with Follow it keeps writing until every container's monitor is gone.
 func (e *Engine) PodLogs(ctx context.Context, ref string, o PodLogOptions, stdout, stderr io.Writer) error {
-	p, err := e.Pod(ctx, ref)
-	if err != nil {
-		return err
-	}
-	cs, err := e.PodContainers(ctx, p)
+	p, cs, err := e.podAndContainers(ctx, ref)
 	if err != nil {
 		return err
 	}
