@@ -42,3 +42,18 @@ func FormatStats(s *engine.Stats) StatsCells {
 		PIDs:     strconv.FormatUint(s.PIDs, 10),
 	}
 }
+
+// FilterAny reports whether fn holds for one of the values of key in filters (--filter
+// KEY=VALUE, values of one key OR); a key not given passes.
+func FilterAny(filters map[string][]string, key string, fn func(v string) bool) bool {
+	vs, ok := filters[key]
+	if !ok {
+		return true
+	}
+	for _, v := range vs {
+		if fn(v) {
+			return true
+		}
+	}
+	return false
+}

@@ -77,18 +77,7 @@ func readPodNames(ctx context.Context, e *engine.Engine) (podNames, error) {
 }
 
 func (pf psFilter) match(ctx context.Context, e *engine.Engine, c *engine.Container, pods podNames) bool {
-	any := func(key string, fn func(v string) bool) bool {
-		vs, ok := pf[key]
-		if !ok {
-			return true
-		}
-		for _, v := range vs {
-			if fn(v) {
-				return true
-			}
-		}
-		return false
-	}
+	any := func(key string, fn func(v string) bool) bool { return cli.FilterAny(pf, key, fn) }
 	return any("status", func(v string) bool { return c.State == v }) &&
 		any("name", func(v string) bool { return nameMatches(c.Name, strings.TrimPrefix(v, "/")) }) &&
 		any("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) &&

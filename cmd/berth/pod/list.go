@@ -51,18 +51,7 @@ func parsePodFilters(fs []string) (podFilter, error) {
 }
 
 func (pf podFilter) match(p *engine.Pod, cs []*engine.Container, state string, nets []string) bool {
-	any := func(key string, fn func(v string) bool) bool {
-		vs, ok := pf[key]
-		if !ok {
-			return true
-		}
-		for _, v := range vs {
-			if fn(v) {
-				return true
-			}
-		}
-		return false
-	}
+	any := func(key string, fn func(v string) bool) bool { return cli.FilterAny(pf, key, fn) }
 	anyCtr := func(fn func(c *engine.Container) bool) bool {
 		for _, c := range cs {
 			if fn(c) {
