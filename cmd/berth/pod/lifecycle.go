@@ -15,14 +15,9 @@ import (
 
 // eachPod runs fn on every named pod (all pods with --all), printing each pod's id.
 func eachPod(cmd *cobra.Command, args []string, all bool, fn func(ctx context.Context, e *engine.Engine, ref string) (*engine.Pod, error)) error {
-	if all {
-		ps, err := cli.Engine(cmd).Pods(cmd.Context())
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			args = append(args, p.ID)
-		}
+	args, err := withAllPods(cmd, args, all)
+	if err != nil {
+		return err
 	}
 	return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 		p, err := fn(ctx, e, ref)
@@ -31,6 +26,21 @@ func eachPod(cmd *cobra.Command, args []string, all bool, fn func(ctx context.Co
 		}
 		return p.ID, nil
 	})
+}
+
+// withAllPods is args, or with --all the ids of every pod.
+func withAllPods(cmd *cobra.Command, args []string, all bool) ([]string, error) {
+	if !all {
+		return args, nil
+	}
+	ps, err := cli.Engine(cmd).Pods(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		args = append(args, p.ID)
+	}
+	return args, nil
 }
 
 // podArgs accepts pods, or none with --all.

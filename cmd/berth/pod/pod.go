@@ -172,24 +172,11 @@ func rmCommand() *cobra.Command {
 		Use:     "rm [OPTIONS] POD [POD...]",
 		Aliases: []string{"remove"},
 		Short:   "Remove one or more pods and their containers",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if all {
-				if len(args) > 0 {
-					return cli.Invalid("--all and pods cannot be given together")
-				}
-				return nil
-			}
-			return cli.MinimumArgs(1)(cmd, args)
-		},
+		Args:    podArgs(&all),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if all {
-				ps, err := cli.Engine(cmd).Pods(cmd.Context())
-				if err != nil {
-					return err
-				}
-				for _, p := range ps {
-					args = append(args, p.ID)
-				}
+			args, err := withAllPods(cmd, args, all)
+			if err != nil {
+				return err
 			}
 			return cli.EachTarget(cmd, args, func(ctx context.Context, e *engine.Engine, ref string) (string, error) {
 				p, err := e.Pod(ctx, ref)
