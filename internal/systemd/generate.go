@@ -119,21 +119,11 @@ func ContainerUnit(c ContainerInfo, o GenerateOptions) (GeneratedUnit, error) {
 	if mode == "" {
 		mode = "conmon"
 	}
-	stop := c.StopTimeout
-	if o.StopTimeout != nil {
-		stop = *o.StopTimeout
-	}
+	stop := o.stopTimeout(c.StopTimeout)
 	t := strconv.FormatUint(uint64(stop), 10)
 	exe := append([]string{o.Executable}, o.GlobalArgs...)
 
-	u := &Unit{Path: name}
-	unit := u.Section("Unit")
-	unit.Add("Description", "berth "+name)
-	unit.Add("Wants", strings.Join(append([]string{"network-online.target"}, o.Wants...), " "))
-	unit.Add("After", strings.Join(append([]string{"network-online.target"}, o.After...), " "))
-	if len(o.Requires) > 0 {
-		unit.Add("Requires", strings.Join(o.Requires, " "))
-	}
+	u, unit := o.newUnit(name)
 	if o.bindTo != "" {
 		unit.Add("BindsTo", o.bindTo)
 		unit.Add("After", o.bindTo)
@@ -181,6 +171,28 @@ func ContainerUnit(c ContainerInfo, o GenerateOptions) (GeneratedUnit, error) {
 	}
 	u.Section("Install").Add("WantedBy", "default.target")
 	return GeneratedUnit{Name: name, Text: header(name, o.Version) + u.String()}, nil
+}
+
+// stopTimeout is --time, else def (the container's own stop timeout), in seconds.
+func (o *GenerateOptions) stopTimeout(def uint) uint {
+	if o.StopTimeout != nil {
+		return *o.StopTimeout
+	}
+	return def
+}
+
+// newUnit starts the unit called name: its [Unit] described, after the network is online and
+// the units --wants, --after and --requires name.
+func (o *GenerateOptions) newUnit(name string) (*Unit, *Section) {
+	u := &Unit{Path: name}
+	unit := u.Section("Unit")
+	unit.Add("Description", "berth "+name)
+	unit.Add("Wants", strings.Join(append([]string{"network-online.target"}, o.Wants...), " "))
+	unit.Add("After", strings.Join(append([]string{"network-online.target"}, o.After...), " "))
+	if len(o.Requires) > 0 {
+		unit.Add("Requires", strings.Join(o.Requires, " "))
+	}
+	return u, unit
 }
 
 func header(name, version string) string {

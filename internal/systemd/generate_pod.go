@@ -52,24 +52,14 @@ func PodUnits(p PodInfo, o GenerateOptions) ([]GeneratedUnit, error) {
 		ctrNames = append(ctrNames, u.Name)
 	}
 
-	stop := p.Infra.StopTimeout
-	if o.StopTimeout != nil {
-		stop = *o.StopTimeout
-	}
+	stop := o.stopTimeout(p.Infra.StopTimeout)
 	t := strconv.FormatUint(uint64(stop), 10)
 	exe := append([]string{o.Executable}, o.GlobalArgs...)
 	infra := p.Infra.ID
 	if o.UseName {
 		infra = p.Infra.Name
 	}
-	u := &Unit{Path: name}
-	unit := u.Section("Unit")
-	unit.Add("Description", "berth "+name)
-	unit.Add("Wants", strings.Join(append([]string{"network-online.target"}, o.Wants...), " "))
-	unit.Add("After", strings.Join(append([]string{"network-online.target"}, o.After...), " "))
-	if len(o.Requires) > 0 {
-		unit.Add("Requires", strings.Join(o.Requires, " "))
-	}
+	u, unit := o.newUnit(name)
 	if mounts := nonEmpty(p.Infra.Root, p.Infra.RunRoot); len(mounts) > 0 {
 		unit.Add("RequiresMountsFor", JoinWords(mounts))
 	}
