@@ -56,30 +56,10 @@ func (c ContainerTable) Put(ctx context.Context, id string, rec any) error {
 // The prefix is a range of ids, which the primary key's index finds; LIKE would read every
 // record, and every command that names a container comes through here.
 func (c ContainerTable) Get(ctx context.Context, ref string, rec any) (string, error) {
-	rows, err := c.d.db.QueryContext(ctx, `SELECT id, name, record FROM containers WHERE name = ? OR (id >= ? AND id < ? || x'ff')
+	notFound := func() error { return errdefs.Newf(errdefs.ErrNotFound, "no such container: %s", ref) }
+	return c.d.lookup(ctx, "container", ref, rec, notFound,
+		`SELECT id, name, record FROM containers WHERE name = ? OR (id >= ? AND id < ? || x'ff')
 		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref, ref)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var ids, names, data []string
-	for rows.Next() {
-		var i, n, d string
-		if err := rows.Scan(&i, &n, &d); err != nil {
-			return "", err
-		}
-		ids, names, data = append(ids, i), append(names, n), append(data, d)
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	switch {
-	case len(ids) == 0 || ref == "":
-		return "", errdefs.Newf(errdefs.ErrNotFound, "no such container: %s", ref)
-	case len(ids) > 1 && names[0] != ref && ids[0] != ref:
-		return "", errdefs.Newf(errdefs.ErrInvalid, "container id prefix %q is ambiguous", ref)
-	}
-	return ids[0], json.Unmarshal([]byte(data[0]), rec)
 }
 
 // List calls fn with each record's JSON, newest first.

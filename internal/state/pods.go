@@ -80,30 +80,12 @@ func (p PodTable) Put(ctx context.Context, id string, rec any) error {
 
 // Get loads the record whose name, id or unique id prefix is ref into rec and returns its id.
 func (p PodTable) Get(ctx context.Context, ref string, rec any) (string, error) {
-	rows, err := p.d.db.QueryContext(ctx, `SELECT id, name, record FROM pods WHERE name = ? OR id LIKE ? || '%'
+	notFound := func() error {
+		return errdefs.Newf(errdefs.ErrNotFound, "no pod with name or ID %s found: no such pod", ref)
+	}
+	return p.d.lookup(ctx, "pod", ref, rec, notFound,
+		`SELECT id, name, record FROM pods WHERE name = ? OR id LIKE ? || '%'
 		ORDER BY name = ? DESC, id = ? DESC LIMIT 2`, ref, ref, ref, ref)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var ids, names, data []string
-	for rows.Next() {
-		var i, n, d string
-		if err := rows.Scan(&i, &n, &d); err != nil {
-			return "", err
-		}
-		ids, names, data = append(ids, i), append(names, n), append(data, d)
-	}
-	if err := rows.Err(); err != nil {
-		return "", err
-	}
-	switch {
-	case len(ids) == 0 || ref == "":
-		return "", errdefs.Newf(errdefs.ErrNotFound, "no pod with name or ID %s found: no such pod", ref)
-	case len(ids) > 1 && names[0] != ref && ids[0] != ref:
-		return "", errdefs.Newf(errdefs.ErrInvalid, "pod id prefix %q is ambiguous", ref)
-	}
-	return ids[0], json.Unmarshal([]byte(data[0]), rec)
 }
 
 // List calls fn with each record's JSON, newest first.
