@@ -3,14 +3,12 @@ package dockerapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
-	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
@@ -376,7 +374,7 @@ func summary(c *engine.Container) container.Summary {
 	}
 	sm := container.Summary{ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Options.Image, ImageID: c.ImageID,
 		Command: strings.Join(cmd, " "), Created: c.Created.Unix(), Labels: c.Options.Labels,
-		State: container.ContainerState(c.State), Status: status(c), Ports: []container.PortSummary{},
+		State: container.ContainerState(c.State), Status: c.Status(), Ports: []container.PortSummary{},
 		Mounts: []container.MountPoint{}}
 	if sm.Labels == nil {
 		sm.Labels = map[string]string{}
@@ -409,24 +407,4 @@ func summary(c *engine.Container) container.Summary {
 		sm.Health = &container.HealthSummary{Status: container.HealthStatus(c.Health.Status), FailingStreak: c.Health.FailingStreak}
 	}
 	return sm
-}
-
-// status is Docker's human status: "Up 2 minutes", "Exited (0) 3 seconds ago".
-func status(c *engine.Container) string {
-	switch c.State {
-	case engine.StateRunning, engine.StatePaused:
-		s := "Up " + units.HumanDuration(time.Since(c.StartedAt))
-		if c.State == engine.StatePaused {
-			s += " (Paused)"
-		}
-		if c.Health != nil {
-			s += " (" + c.Health.Status + ")"
-		}
-		return s
-	case engine.StateRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.StartedAt)))
-	case engine.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
-	}
-	return "Created"
 }

@@ -4,7 +4,6 @@
 package rows
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,7 +48,7 @@ func (r Container) Label(name string) string { return r.labels[name] }
 // NewContainer makes c's row; img is its image (nil when gone). With trunc the ID is short
 // and the command cut to 20 characters, as docker prints them in a table.
 func NewContainer(c *engine.Container, img *libimage.Image, trunc bool) Container {
-	r := Container{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Status: Status(c),
+	r := Container{ID: c.ID, Names: c.Name, State: c.State, Image: c.Options.Image, Status: c.Status(),
 		CreatedAt: c.Created.Local().Format(timeLayout), RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
 		Networks: strings.Join(c.NetworkNames(), ","), Command: CommandLine(c, img), labels: c.Options.Labels}
 	if r.Networks == "" {
@@ -82,26 +81,6 @@ func NewContainer(c *engine.Container, img *libimage.Image, trunc bool) Containe
 	}
 	r.Command = `"` + r.Command + `"`
 	return r
-}
-
-// Status is the container's state as ps shows it: "Up 2 minutes", "Exited (0) 3 seconds ago".
-func Status(c *engine.Container) string {
-	switch c.State {
-	case engine.StateRunning, engine.StatePaused:
-		s := "Up " + units.HumanDuration(time.Since(c.StartedAt))
-		if c.State == engine.StatePaused {
-			s += " (Paused)"
-		}
-		if c.Health != nil {
-			s += " (" + c.Health.Status + ")"
-		}
-		return s
-	case engine.StateRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.StartedAt)))
-	case engine.StateExited:
-		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
-	}
-	return "Created"
 }
 
 // CommandLine is the container's command as ps shows it: its entrypoint and command, or
