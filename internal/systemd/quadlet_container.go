@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,8 +26,8 @@ func (d *diags) add(e Entry, fatal bool, format string, args ...any) {
 	d.list = append(d.list, Diagnostic{Path: d.path, Line: e.Line, Key: e.Key, Msg: fmt.Sprintf(format, args...), Fatal: fatal})
 }
 
-// A containerKey maps one [Container] key to berth run arguments.
-type containerKey struct {
+// A quadletKey maps one key of a Quadlet file's own section to berth arguments.
+type quadletKey struct {
 	flag string
 	// words splits the value into words, one flag per word (Environment=A=1 B=2).
 	words bool
@@ -37,6 +38,43 @@ type containerKey struct {
 	unsafe bool
 	// boolean keys add flag for true and nothing for false.
 	boolean bool
+	// path: a file path relative to the Quadlet file's directory.
+	path bool
+}
+
+// args translates the value of e into flags; a bad value is reported (fatally when unsafe) and
+// adds none. An empty value adds none.
+func (k quadletKey) args(qf *quadletFile, d *diags, e Entry) []string {
+	if e.Value == "" {
+		return nil
+	}
+	if k.boolean {
+		v, ok := parseBool(e.Value)
+		if !ok {
+			d.add(e, k.unsafe, "%q is not a boolean (true or false)", e.Value)
+		} else if v {
+			return []string{k.flag}
+		}
+		return nil
+	}
+	vals := []string{e.Value}
+	if k.words {
+		vals = d.words(e)
+	}
+	var args []string
+	for _, v := range vals {
+		if k.check != nil {
+			if err := k.check(v); err != nil {
+				d.add(e, k.unsafe, "%v", err)
+				continue
+			}
+		}
+		if k.path && !filepath.IsAbs(v) {
+			v = filepath.Join(filepath.Dir(qf.path), v)
+		}
+		args = append(args, k.flag, v)
+	}
+	return args
 }
 
 var (
@@ -82,7 +120,7 @@ func checkPort(s string) error {
 // containerKeys are the [Container] keys translated one to one. Image, Exec, ContainerName,
 // User, Group, Notify, AutoUpdate, Volume, Network, Pod, Secret, PodmanArgs and GlobalArgs
 // are handled by translateContainer itself.
-var containerKeys = map[string]containerKey{
+var containerKeys = map[string]quadletKey{
 	"Environment":       {flag: "--env", words: true, check: checkKV},
 	"EnvironmentFile":   {flag: "--env-file"},
 	"PublishPort":       {flag: "--publish", check: checkPort},
@@ -305,31 +343,7 @@ func (t *translator) translateContainer(qf *quadletFile, d *diags) *QuadletUnit 
 	notify := "conmon"
 	for _, e := range sec.Entries {
 		if k, ok := containerKeys[e.Key]; ok {
-			if e.Value == "" {
-				continue
-			}
-			if k.boolean {
-				v, ok := parseBool(e.Value)
-				if !ok {
-					d.add(e, k.unsafe, "%q is not a boolean (true or false)", e.Value)
-				} else if v {
-					args = append(args, k.flag)
-				}
-				continue
-			}
-			vals := []string{e.Value}
-			if k.words {
-				vals = d.words(e)
-			}
-			for _, v := range vals {
-				if k.check != nil {
-					if err := k.check(v); err != nil {
-						d.add(e, k.unsafe, "%v", err)
-						continue
-					}
-				}
-				args = append(args, k.flag, v)
-			}
+			args = append(args, k.args(qf, d, e)...)
 			continue
 		}
 		if why, ok := notSupported[e.Key]; ok {

@@ -6,49 +6,13 @@ import (
 	"strings"
 )
 
-// simpleKey is a key of a .volume, .network, .image, .kube or .pod file mapped to one flag.
-type simpleKey struct {
-	flag    string
-	words   bool
-	boolean bool
-	check   func(string) error
-	path    bool // a file path relative to the Quadlet file's directory
-}
-
 // simpleArgs translates the keys of sec found in keys; the others go to other (nil: unknown).
-func simpleArgs(qf *quadletFile, sec *Section, d *diags, keys map[string]simpleKey, unsupported map[string]string,
+func simpleArgs(qf *quadletFile, sec *Section, d *diags, keys map[string]quadletKey, unsupported map[string]string,
 	other func(e Entry) bool) []string {
 	var args []string
 	for _, e := range sec.Entries {
 		if k, ok := keys[e.Key]; ok {
-			if e.Value == "" {
-				continue
-			}
-			if k.boolean {
-				v, ok := parseBool(e.Value)
-				if !ok {
-					d.add(e, false, "%q is not a boolean (true or false)", e.Value)
-				} else if v {
-					args = append(args, k.flag)
-				}
-				continue
-			}
-			vals := []string{e.Value}
-			if k.words {
-				vals = d.words(e)
-			}
-			for _, v := range vals {
-				if k.check != nil {
-					if err := k.check(v); err != nil {
-						d.add(e, false, "%v", err)
-						continue
-					}
-				}
-				if k.path && !filepath.IsAbs(v) {
-					v = filepath.Join(filepath.Dir(qf.path), v)
-				}
-				args = append(args, k.flag, v)
-			}
+			args = append(args, k.args(qf, d, e)...)
 			continue
 		}
 		if why, ok := unsupported[e.Key]; ok {
@@ -99,7 +63,7 @@ func (t *translator) finishRender(qf *quadletFile, out *Unit, d *diags) *Quadlet
 func (t *translator) translateVolume(qf *quadletFile, d *diags) *QuadletUnit {
 	sec := section(qf, d, "Volume")
 	name := "systemd-" + qf.base()
-	args := simpleArgs(qf, sec, d, map[string]simpleKey{
+	args := simpleArgs(qf, sec, d, map[string]quadletKey{
 		"Label":  {flag: "--label", words: true, check: checkKV},
 		"Driver": {flag: "--driver"},
 	}, map[string]string{
@@ -124,7 +88,7 @@ func (t *translator) translateVolume(qf *quadletFile, d *diags) *QuadletUnit {
 func (t *translator) translateNetwork(qf *quadletFile, d *diags) *QuadletUnit {
 	sec := section(qf, d, "Network")
 	name := "systemd-" + qf.base()
-	args := simpleArgs(qf, sec, d, map[string]simpleKey{
+	args := simpleArgs(qf, sec, d, map[string]quadletKey{
 		"Label":    {flag: "--label", words: true, check: checkKV},
 		"Driver":   {flag: "--driver"},
 		"Subnet":   {flag: "--subnet"},
@@ -192,7 +156,7 @@ func (t *translator) translateKube(qf *quadletFile, d *diags) *QuadletUnit {
 	yaml := ""
 	out := t.newServiceUnit(qf)
 	unit := out.Section("Unit")
-	args := simpleArgs(qf, sec, d, map[string]simpleKey{
+	args := simpleArgs(qf, sec, d, map[string]quadletKey{
 		"PublishPort": {flag: "--publish"},
 		"ConfigMap":   {flag: "--configmap", path: true},
 		"LogDriver":   {flag: "--log-driver"},
@@ -246,7 +210,7 @@ func (t *translator) translatePod(qf *quadletFile, d *diags) *QuadletUnit {
 	out := t.newServiceUnit(qf)
 	unit := out.Section("Unit")
 	var nets []string
-	args := simpleArgs(qf, sec, d, map[string]simpleKey{
+	args := simpleArgs(qf, sec, d, map[string]quadletKey{
 		"PublishPort": {flag: "--publish", check: checkPort},
 		"Label":       {flag: "--label", words: true, check: checkKV},
 		"AddHost":     {flag: "--add-host", words: true},
