@@ -207,6 +207,22 @@ func (d *diags) words(e Entry) []string {
 	return w
 }
 
+// requireRef is value, or when it names another Quadlet file of kind (data.volume) the name ref
+// finds, with unit made to require that file's service and start after it; false when the
+// file is not there (reported).
+func (t *translator) requireRef(d *diags, e Entry, unit *Section, value, kind, nameKey string) (string, bool) {
+	if !strings.HasSuffix(value, kind) {
+		return value, true
+	}
+	ref, svc, ok := t.ref(d, e, value, kind, nameKey)
+	if !ok {
+		return "", false
+	}
+	unit.Add("Requires", svc)
+	unit.Add("After", svc)
+	return ref, true
+}
+
 // ref resolves a reference to another Quadlet file (data.volume): the name berth knows it by
 // (its VolumeName=, NetworkName=, PodName= or Image=, else systemd-BASE) and its service.
 func (t *translator) ref(d *diags, e Entry, value, kind, nameKey string) (name, service string, ok bool) {
@@ -353,13 +369,8 @@ func (t *translator) translateContainer(qf *quadletFile, d *diags) *QuadletUnit 
 		switch e.Key {
 		case "Image":
 			image = e.Value
-			if strings.HasSuffix(image, ".image") {
-				ref, svc, ok := t.ref(d, e, image, ".image", "Image")
-				if ok {
-					image = ref
-					unit.Add("Requires", svc)
-					unit.Add("After", svc)
-				}
+			if ref, ok := t.requireRef(d, e, unit, image, ".image", "Image"); ok {
+				image = ref
 			}
 		case "Exec":
 			exec = d.words(e)
@@ -391,14 +402,11 @@ func (t *translator) translateContainer(qf *quadletFile, d *diags) *QuadletUnit 
 			args = append(args, "--label", "io.containers.autoupdate="+e.Value)
 		case "Volume":
 			src, rest, hasDst := strings.Cut(e.Value, ":")
-			if hasDst && strings.HasSuffix(src, ".volume") {
-				ref, svc, ok := t.ref(d, e, src, ".volume", "VolumeName")
-				if !ok {
+			if hasDst {
+				var ok bool
+				if src, ok = t.requireRef(d, e, unit, src, ".volume", "VolumeName"); !ok {
 					continue
 				}
-				unit.Add("Requires", svc)
-				unit.Add("After", svc)
-				src = ref
 			}
 			if hasDst {
 				args = append(args, "--volume", src+":"+rest)
@@ -406,15 +414,9 @@ func (t *translator) translateContainer(qf *quadletFile, d *diags) *QuadletUnit 
 				args = append(args, "--volume", src)
 			}
 		case "Network":
-			n := e.Value
-			if strings.HasSuffix(n, ".network") {
-				ref, svc, ok := t.ref(d, e, n, ".network", "NetworkName")
-				if !ok {
-					continue
-				}
-				unit.Add("Requires", svc)
-				unit.Add("After", svc)
-				n = ref
+			n, ok := t.requireRef(d, e, unit, e.Value, ".network", "NetworkName")
+			if !ok {
+				continue
 			}
 			args = append(args, "--network", n)
 		case "Pod":

@@ -3,7 +3,6 @@ package systemd
 import (
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // simpleArgs translates the keys of sec found in keys; the others go to other (nil: unknown).
@@ -172,15 +171,9 @@ func (t *translator) translateKube(qf *quadletFile, d *diags) *QuadletUnit {
 				yaml = filepath.Join(filepath.Dir(qf.path), yaml)
 			}
 		case "Network":
-			n := e.Value
-			if strings.HasSuffix(n, ".network") {
-				ref, svc, ok := t.ref(d, e, n, ".network", "NetworkName")
-				if !ok {
-					return true
-				}
-				unit.Add("Requires", svc)
-				unit.Add("After", svc)
-				n = ref
+			n, ok := t.requireRef(d, e, unit, e.Value, ".network", "NetworkName")
+			if !ok {
+				return true
 			}
 			out.Section("X-Kube-Network").Add("Network", n) // collected below
 		default:
@@ -225,15 +218,9 @@ func (t *translator) translatePod(qf *quadletFile, d *diags) *QuadletUnit {
 		case "PodName":
 			name = e.Value
 		case "Network":
-			n := e.Value
-			if strings.HasSuffix(n, ".network") {
-				ref, svc, ok := t.ref(d, e, n, ".network", "NetworkName")
-				if !ok {
-					return true
-				}
-				unit.Add("Requires", svc)
-				unit.Add("After", svc)
-				n = ref
+			n, ok := t.requireRef(d, e, unit, e.Value, ".network", "NetworkName")
+			if !ok {
+				return true
 			}
 			nets = append(nets, n)
 		case "PodmanArgs":
