@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/berth-project/berth/internal/engine"
+	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // PrintTable writes titles and rows as aligned columns, as `top` prints ps's output.
@@ -56,4 +58,13 @@ func FilterAny(filters map[string][]string, key string, fn func(v string) bool) 
 		}
 	}
 	return false
+}
+
+// ExistsResult is what an `exists` command returns after looking its object up with err:
+// exit 1, printing nothing, when it is not there, else err.
+func ExistsResult(err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return &errdefs.ExitError{Code: 1}
+	}
+	return err
 }

@@ -1,12 +1,9 @@
 package container
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
-	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // existsCommand is Podman's `container exists`: exit 0 when the container exists, 1 when it
@@ -18,10 +15,7 @@ func existsCommand() *cobra.Command {
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := cli.Engine(cmd).Container(cmd.Context(), args[0])
-			if errors.Is(err, errdefs.ErrNotFound) {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return err
+			return cli.ExistsResult(err)
 		},
 	}
 	cmd.Flags().Bool("external", false, "Also look at containers of other tools in the storage (berth's storage has none)")

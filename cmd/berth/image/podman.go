@@ -1,12 +1,9 @@
 package image
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
 
 	"github.com/berth-project/berth/cmd/berth/cli"
-	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // Podman's image commands that Docker lacks: untag and image exists.
@@ -38,10 +35,7 @@ func existsCommand() *cobra.Command {
 				return err
 			}
 			_, err = s.Lookup(ctx, args[0])
-			if errors.Is(err, errdefs.ErrNotFound) {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return err
+			return cli.ExistsResult(err)
 		},
 	}
 }

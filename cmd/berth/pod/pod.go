@@ -245,10 +245,7 @@ func existsCommand() *cobra.Command {
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := cli.Engine(cmd).Pod(cmd.Context(), args[0])
-			if errors.Is(err, errdefs.ErrNotFound) {
-				return &errdefs.ExitError{Code: 1}
-			}
-			return err
+			return cli.ExistsResult(err)
 		},
 	}
 }
