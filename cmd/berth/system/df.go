@@ -46,42 +46,29 @@ func summary(du *engine.DiskUsage) []any {
 	}
 	images := newDFRow("Images", len(du.Images), active, du.LayersSize, max(du.LayersSize-usedBytes, 0), true)
 
-	var cSize, cReclaim int64
-	active = 0
-	for _, u := range du.Containers {
-		cSize += u.Size
-		if u.Container.Active() {
-			active++
-		} else {
-			cReclaim += u.Size
-		}
-	}
-	containers := newDFRow("Containers", len(du.Containers), active, cSize, cReclaim, true)
-
-	var vSize, vReclaim int64
-	active = 0
-	for _, u := range du.Volumes {
-		vSize += u.Size
-		if u.Links > 0 {
-			active++
-		} else {
-			vReclaim += u.Size
-		}
-	}
-	volumes := newDFRow("Local Volumes", len(du.Volumes), active, vSize, vReclaim, true)
-
-	var bSize, bReclaim int64
-	active = 0
-	for _, u := range du.BuildCache {
-		bSize += u.Size
-		if u.InUse {
-			active++
-		} else {
-			bReclaim += u.Size
-		}
-	}
-	cache := newDFRow("Build Cache", len(du.BuildCache), active, bSize, bReclaim, false)
+	containers := usageRow("Containers", du.Containers, true, func(u engine.ContainerUsage) (int64, bool) {
+		return u.Size, u.Container.Active()
+	})
+	volumes := usageRow("Local Volumes", du.Volumes, true, func(u engine.VolumeUsage) (int64, bool) { return u.Size, u.Links > 0 })
+	cache := usageRow("Build Cache", du.BuildCache, false, func(u engine.BuildCacheUsage) (int64, bool) { return u.Size, u.InUse })
 	return []any{images, containers, volumes, cache}
+}
+
+// usageRow is the line of `system df` for items, each of a size and in use or not: the size of
+// those not in use is reclaimable.
+func usageRow[T any](typ string, items []T, percent bool, usage func(T) (size int64, inUse bool)) dfRow {
+	var size, reclaim int64
+	active := 0
+	for _, u := range items {
+		n, inUse := usage(u)
+		size += n
+		if inUse {
+			active++
+		} else {
+			reclaim += n
+		}
+	}
+	return newDFRow(typ, len(items), active, size, reclaim, percent)
 }
 
 func chainIDs(u engine.ImageUsage) []string { return u.Layers }
