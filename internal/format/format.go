@@ -244,22 +244,36 @@ func actionEnd(s string) int {
 	return -1
 }
 
+// writeIndented writes v as JSON indented by indent, and a newline.
+func writeIndented(w io.Writer, v any, indent string) error {
+	b, err := json.MarshalIndent(v, "", indent)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// parseLine parses a template the user gave, to print one line per value.
+func parseLine(format string) (*template.Template, error) {
+	tmpl, err := Parse(Unescape(format) + "\n")
+	if err != nil {
+		return nil, errdefs.Newf(errdefs.ErrInvalid, "parse format %q: %v", format, err)
+	}
+	return tmpl, nil
+}
+
 // Inspect prints objects as a Docker-style indented JSON array, or each through a template.
 func Inspect(w io.Writer, format string, objs []any) error {
 	if format == "" || format == "json" {
 		if objs == nil {
 			objs = []any{} // nothing found prints [] as Docker does, not null
 		}
-		b, err := json.MarshalIndent(objs, "", "    ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeIndented(w, objs, "    ")
 	}
-	tmpl, err := Parse(Unescape(format) + "\n")
+	tmpl, err := parseLine(format)
 	if err != nil {
-		return errdefs.Newf(errdefs.ErrInvalid, "parse format %q: %v", format, err)
+		return err
 	}
 	for _, o := range objs {
 		// Templates see the JSON shape (Docker's field names), not Go's.
@@ -316,16 +330,11 @@ func numbers(v any) any {
 // indented JSON for `json`.
 func Object(w io.Writer, format string, v any) error {
 	if format == "json" {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeIndented(w, v, "  ")
 	}
-	tmpl, err := Parse(Unescape(format) + "\n")
+	tmpl, err := parseLine(format)
 	if err != nil {
-		return errdefs.Newf(errdefs.ErrInvalid, "parse format %q: %v", format, err)
+		return err
 	}
 	if err := tmpl.Execute(w, v); err != nil {
 		return errdefs.Newf(errdefs.ErrInvalid, "format %q: %v", format, err)
