@@ -274,6 +274,11 @@ func PullMissing(cmd *cobra.Command, ref string) error {
 	if _, err := store.Lookup(cmd.Context(), ref); !errors.Is(err, errdefs.ErrNotFound) {
 		return err
 	}
+	return Pull(cmd, ref)
+}
+
+// Pull runs `berth pull` for ref, its progress on stderr.
+func Pull(cmd *cobra.Command, ref string) error {
 	pull, _, err := cmd.Root().Find([]string{"pull"})
 	if err != nil || pull.RunE == nil {
 		return errdefs.Newf(errdefs.ErrNotFound, "image %s not found", ref)

@@ -401,7 +401,7 @@ func (f *createFlags) create(cmd *cobra.Command, args []string) (*engine.Contain
 	_, lookErr := store.Lookup(ctx, o.Image)
 	switch {
 	case f.pull == "always" || (f.pull == "missing" && errors.Is(lookErr, errdefs.ErrNotFound)):
-		if err := pullImage(cmd, o.Image); err != nil {
+		if err := cli.Pull(cmd, o.Image); err != nil {
 			return nil, err
 		}
 	case lookErr != nil:
@@ -450,18 +450,6 @@ func (f *createFlags) joinPod(cmd *cobra.Command, o *engine.CreateOptions) (*eng
 	}
 	o.Pod = p.ID
 	return p, nil
-}
-
-// pullImage runs `berth pull` for a missing image, with its progress on stderr.
-func pullImage(cmd *cobra.Command, ref string) error {
-	pull, _, err := cmd.Root().Find([]string{"pull"})
-	if err != nil || pull.RunE == nil {
-		return errdefs.Newf(errdefs.ErrNotFound, "image %s not found", ref)
-	}
-	pull.SetContext(cmd.Context())
-	pull.SetOut(cmd.ErrOrStderr())
-	pull.SetErr(cmd.ErrOrStderr())
-	return pull.RunE(pull, []string{ref})
 }
 
 func createCommand() *cobra.Command {
