@@ -14,10 +14,8 @@ import (
 
 // Command returns the `cdi` group.
 func Command() *cobra.Command {
-	group := &cobra.Command{Use: "cdi", Short: "Manage Container Device Interface (CDI) devices", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(listCommand(), generateCommand())
-	return group
+	return cli.Group("cdi", "Manage Container Device Interface (CDI) devices",
+		listCommand(), generateCommand())
 }
 
 func listCommand() *cobra.Command {

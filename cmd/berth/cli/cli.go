@@ -380,3 +380,12 @@ func UnitGlobalArgs(e *engine.Engine) []string {
 	}
 	return args
 }
+
+// Group is a command that only groups others (`berth pod`, `berth network`): without a
+// subcommand it prints its help.
+func Group(use, short string, cmds ...*cobra.Command) *cobra.Command {
+	group := &cobra.Command{Use: use, Short: short, Args: ExactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group.AddCommand(cmds...)
+	return group
+}

@@ -25,8 +25,7 @@ import (
 
 // Commands returns the `container` and `volume` groups and the top-level forms Docker has.
 func Commands() []*cobra.Command {
-	group := &cobra.Command{Use: "container", Short: "Manage containers", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group := cli.Group("container", "Manage containers")
 	ls := psCommand("ls")
 	ls.Aliases = []string{"list", "ps"}
 	perContainer := func() []*cobra.Command {

@@ -16,10 +16,8 @@ import (
 )
 
 func volumeCommand() *cobra.Command {
-	group := &cobra.Command{Use: "volume", Short: "Manage volumes", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(volumeCreateCommand(), volumeListCommand(), volumeInspectCommand(), volumeRemoveCommand(), volumePruneCommand())
-	return group
+	return cli.Group("volume", "Manage volumes",
+		volumeCreateCommand(), volumeListCommand(), volumeInspectCommand(), volumeRemoveCommand(), volumePruneCommand())
 }
 
 func volumeCreateCommand() *cobra.Command {

@@ -21,10 +21,8 @@ import (
 
 // Command returns the `generate` group.
 func Command() *cobra.Command {
-	group := &cobra.Command{Use: "generate", Short: "Generate structured data based on containers", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(systemdCommand())
-	return group
+	return cli.Group("generate", "Generate structured data based on containers",
+		systemdCommand())
 }
 
 func systemdCommand() *cobra.Command {

@@ -24,11 +24,9 @@ import (
 // BuildCommands returns `build`, the `buildx` group with its `build`, and the `builder` group
 // with `prune`; `image build` is added to the image group.
 func BuildCommands() []*cobra.Command {
-	buildx := &cobra.Command{Use: "buildx", Short: "Build images (docker buildx compatibility)", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	buildx := cli.Group("buildx", "Build images (docker buildx compatibility)")
 	buildx.AddCommand(buildCommand())
-	builder := &cobra.Command{Use: "builder", Short: "Manage the build cache", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	builder := cli.Group("builder", "Manage the build cache")
 	builder.AddCommand(builderPruneCommand())
 	return []*cobra.Command{buildCommand(), buildx, builder}
 }

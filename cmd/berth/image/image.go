@@ -13,8 +13,7 @@ import (
 
 // Commands returns the `image` group and the top-level aliases Docker has.
 func Commands() []*cobra.Command {
-	group := &cobra.Command{Use: "image", Short: "Manage images", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group := cli.Group("image", "Manage images")
 	ls := listCommand("ls")
 	ls.Aliases = []string{"list"}
 	rm := removeCommand("rm")

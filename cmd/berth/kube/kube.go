@@ -15,10 +15,8 @@ import (
 
 // Command returns the `kube` group.
 func Command() *cobra.Command {
-	group := &cobra.Command{Use: "kube", Short: "Play and generate Kubernetes YAML", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(playCommand(), downCommand(), generateCommand())
-	return group
+	return cli.Group("kube", "Play and generate Kubernetes YAML",
+		playCommand(), downCommand(), generateCommand())
 }
 
 func generateCommand() *cobra.Command {
@@ -83,8 +81,7 @@ func writeNew(p string, data []byte) error {
 
 // PlayCommand returns `play kube`, podman's older spelling of `kube play`.
 func PlayCommand() *cobra.Command {
-	group := &cobra.Command{Use: "play", Short: "Play Kubernetes YAML (the older spelling of kube play)", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group := cli.Group("play", "Play Kubernetes YAML (the older spelling of kube play)")
 	play := playCommand()
 	play.Use = "kube [OPTIONS] FILE|-|URL"
 	group.AddCommand(play)

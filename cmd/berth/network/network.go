@@ -19,11 +19,9 @@ import (
 
 // Command returns the `network` group.
 func Command() *cobra.Command {
-	group := &cobra.Command{Use: "network", Short: "Manage networks", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(createCommand(), listCommand(), inspectCommand(), removeCommand(), pruneCommand(),
+	return cli.Group("network", "Manage networks",
+		createCommand(), listCommand(), inspectCommand(), removeCommand(), pruneCommand(),
 		connectCommand(), disconnectCommand())
-	return group
 }
 
 func createCommand() *cobra.Command {

@@ -21,12 +21,10 @@ import (
 
 // Command returns the `pod` group.
 func Command() *cobra.Command {
-	group := &cobra.Command{Use: "pod", Short: "Manage pods", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	group.AddCommand(createCommand(), rmCommand(), inspectCommand(), existsCommand(), psCommand(),
+	return cli.Group("pod", "Manage pods",
+		createCommand(), rmCommand(), inspectCommand(), existsCommand(), psCommand(),
 		startCommand(), stopCommand(), restartCommand(), killCommand(), pauseCommand(true), pauseCommand(false),
 		pruneCommand(), topCommand(), statsCommand(), logsCommand())
-	return group
 }
 
 // NetworkFlags are the network flags `pod create` and `run --pod new:` share.

@@ -20,8 +20,7 @@ import (
 
 // Commands returns the top-level system commands and the `system` group.
 func Commands() []*cobra.Command {
-	group := &cobra.Command{Use: "system", Short: "Manage berth: disk usage, prune, reset, info", Args: cli.ExactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	group := cli.Group("system", "Manage berth: disk usage, prune, reset, info")
 	group.AddCommand(dfCommand(), pruneCommand(), resetCommand(), infoCommand(), eventsCommand(), serviceCommand())
 	return []*cobra.Command{versionCommand(), infoCommand(), unshareCommand(), eventsCommand(), group}
 }
