@@ -389,3 +389,27 @@ func Group(use, short string, cmds ...*cobra.Command) *cobra.Command {
 	group.AddCommand(cmds...)
 	return group
 }
+
+// FilterAny reports whether fn holds for one of the values of key in filters (--filter
+// KEY=VALUE, values of one key OR); a key not given passes.
+func FilterAny(filters map[string][]string, key string, fn func(v string) bool) bool {
+	vs, ok := filters[key]
+	if !ok {
+		return true
+	}
+	for _, v := range vs {
+		if fn(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// ExistsResult is what an `exists` command returns after looking its object up with err:
+// exit 1, printing nothing, when it is not there, else err.
+func ExistsResult(err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return &errdefs.ExitError{Code: 1}
+	}
+	return err
+}

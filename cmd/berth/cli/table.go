@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	units "github.com/docker/go-units"
 
 	"github.com/berth-project/berth/internal/engine"
-	"github.com/berth-project/berth/internal/errdefs"
 )
 
 // PrintTable writes titles and rows as aligned columns, as `top` prints ps's output.
@@ -43,28 +41,4 @@ func FormatStats(s *engine.Stats) StatsCells {
 		BlockIO:  units.HumanSizeWithPrecision(float64(s.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(s.BlockWrite), 3),
 		PIDs:     strconv.FormatUint(s.PIDs, 10),
 	}
-}
-
-// FilterAny reports whether fn holds for one of the values of key in filters (--filter
-// KEY=VALUE, values of one key OR); a key not given passes.
-func FilterAny(filters map[string][]string, key string, fn func(v string) bool) bool {
-	vs, ok := filters[key]
-	if !ok {
-		return true
-	}
-	for _, v := range vs {
-		if fn(v) {
-			return true
-		}
-	}
-	return false
-}
-
-// ExistsResult is what an `exists` command returns after looking its object up with err:
-// exit 1, printing nothing, when it is not there, else err.
-func ExistsResult(err error) error {
-	if errors.Is(err, errdefs.ErrNotFound) {
-		return &errdefs.ExitError{Code: 1}
-	}
-	return err
 }
