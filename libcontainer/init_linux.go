@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -315,18 +315,48 @@ func execProcess(path string, proc *specs.Process, filter *seccompProgram, out *
 
 // execDefaultSignals execs the command with every signal at its default disposition and none
 // blocked, as a process started by a shell expects. exec resets caught signals only: an
-// ignored one stays ignored, and the mask is kept. Go's runtime keeps SIGHUP and SIGINT
-// ignored when they were at its start (berth started under nohup, or by a monitor that ignores
-// SIGHUP), so they get Go's handler here, which exec turns into the default. The thread is
-// locked: the mask is the thread's, and exec runs on it.
+// ignored one stays ignored, and the mask is kept. An ignored signal can come from anywhere
+// above us (nohup, a monitor that ignores SIGHUP, a CI runner that ignores a real-time
+// signal), and Go's runtime keeps some of them ignored, so each signal found ignored is set to
+// its default with the raw system call, just before exec. The thread is locked: the mask is
+// the thread's, and exec runs on it.
 func execDefaultSignals(path string, proc *specs.Process) error {
 	runtime.LockOSThread()
-	signal.Notify(make(chan os.Signal, 1), unix.SIGHUP, unix.SIGINT)
+	if err := defaultIgnoredSignals(); err != nil {
+		return err
+	}
 	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &unix.Sigset_t{}, nil); err != nil {
 		return fmt.Errorf("clear signal mask: %w", err)
 	}
 	err := unix.Exec(path, proc.Args, proc.Env)
 	return fmt.Errorf("exec %s: %w", proc.Args[0], err)
+}
+
+// kernelSigaction is the kernel's struct sigaction on 64-bit Linux (handler, flags,
+// restorer, mask); only the handler is read, and SIG_DFL is all zeroes.
+type kernelSigaction struct{ handler, flags, restorer, mask uint64 }
+
+// defaultIgnoredSignals sets every ignored signal to SIG_DFL. Signals Go handles are not
+// ignored and keep their handlers (exec resets those).
+func defaultIgnoredSignals() error {
+	const sigIgn = 1
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		var old kernelSigaction
+		if _, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0); errno != 0 {
+			return fmt.Errorf("read the disposition of signal %d: %w", sig, errno)
+		}
+		if old.handler != sigIgn {
+			continue
+		}
+		var dfl kernelSigaction
+		if _, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0); errno != 0 {
+			return fmt.Errorf("reset signal %d to its default: %w", sig, errno)
+		}
+	}
+	return nil
 }
 
 // lookPath resolves args[0] with the process's own PATH, as the command will see it.

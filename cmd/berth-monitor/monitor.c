@@ -33,6 +33,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <stddef.h>
@@ -398,6 +399,19 @@ static void runtime_argv(char **argv, int *n) {
 	}
 }
 
+// default_ignored_signals sets every ignored signal to SIG_DFL. exec keeps ignored signals
+// ignored, and a Go runtime after us (runc) keeps an inherited SIG_IGN, so the container
+// would never see them. The raw system call reaches the real-time signals glibc reserves.
+static void default_ignored_signals(void) {
+	struct { uintptr_t handler; unsigned long flags; uintptr_t restorer; uint64_t mask; } old, dfl;
+	memset(&dfl, 0, sizeof dfl); // SIG_DFL, no flags, empty mask
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP) continue;
+		if (syscall(SYS_rt_sigaction, sig, NULL, &old, 8) == 0 && old.handler == (uintptr_t)SIG_IGN)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+	}
+}
+
 // spawn runs argv with the given stdio (-1: /dev/null) and returns its pid.
 static pid_t spawn(char **argv, int in, int out, int errfd, int new_pgrp) {
 	pid_t pid = fork();
@@ -405,10 +419,7 @@ static pid_t spawn(char **argv, int in, int out, int errfd, int new_pgrp) {
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	// exec keeps ignored signals ignored: undo ours, or the container (through runc, whose Go
-	// runtime keeps an inherited SIG_IGN for SIGHUP) would never see a SIGHUP sent to it.
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	default_ignored_signals();
 	if (new_pgrp) setpgid(0, 0);
 	int devnull = open("/dev/null", O_RDWR);
 	dup2(in >= 0 ? in : devnull, 0);
