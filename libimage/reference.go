@@ -75,6 +75,15 @@ func (r Reference) String() string {
 	return s
 }
 
+// WithDefaultTag is r with Docker's default tag, latest, when it names neither a tag nor a
+// digest.
+func (r Reference) WithDefaultTag() Reference {
+	if r.Tag == "" && r.Digest == "" {
+		r.Tag = "latest"
+	}
+	return r
+}
+
 // TagName is registry/repo:tag ("" when the reference has no tag).
 func (r Reference) TagName() string {
 	if r.Tag == "" {

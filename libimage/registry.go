@@ -93,9 +93,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts *PullOptions) (*Image
 	if err != nil {
 		return nil, err
 	}
-	if r.Tag == "" && r.Digest == "" {
-		r.Tag = "latest"
-	}
+	r = r.WithDefaultTag()
 	platform, err := ParsePlatform(opts.Platform)
 	if err != nil {
 		return nil, err
@@ -199,9 +197,7 @@ func (s *Store) Push(ctx context.Context, nameOrID, dest string, opts *PushOptio
 	if err != nil {
 		return "", err
 	}
-	if r.Tag == "" && r.Digest == "" {
-		r.Tag = "latest"
-	}
+	r = r.WithDefaultTag()
 	insecure := s.insecure(r.Registry, opts.TLSVerify)
 	nref, err := r.remote(insecure)
 	if err != nil {
@@ -287,9 +283,7 @@ func (s *Store) RemoteID(ctx context.Context, ref string, opts *PullOptions) (st
 	if err != nil {
 		return "", err
 	}
-	if r.Tag == "" && r.Digest == "" {
-		r.Tag = "latest"
-	}
+	r = r.WithDefaultTag()
 	platform, err := ParsePlatform(opts.Platform)
 	if err != nil {
 		return "", err

@@ -229,9 +229,7 @@ func (s *Server) postImagesCreate(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if ref.Tag == "" && ref.Digest == "" {
-		ref.Tag = "latest"
-	}
+	ref = ref.WithDefaultTag()
 	store, err := s.e.Images(r.Context())
 	if err != nil {
 		fail(w, err)
@@ -309,9 +307,7 @@ func (s *Server) postImagePush(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	if ref.Tag == "" && ref.Digest == "" {
-		ref.Tag = "latest"
-	}
+	ref = ref.WithDefaultTag()
 	store, err := s.e.Images(r.Context())
 	if err != nil {
 		fail(w, err)

@@ -109,9 +109,7 @@ func pushCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if ref.Tag == "" && ref.Digest == "" {
-				ref.Tag = "latest"
-			}
+			ref = ref.WithDefaultTag()
 			s, ctx, err := store(cmd)
 			if err != nil {
 				return err
