@@ -413,3 +413,31 @@ func ExistsResult(err error) error {
 	}
 	return err
 }
+
+// LogWindow is the --tail, --since and --until of the logs commands.
+type LogWindow struct{ tail, since, until string }
+
+// AddFlags binds the window's flags; tailShort is --tail's shorthand ("" for none).
+func (w *LogWindow) AddFlags(fl *pflag.FlagSet, tailShort, tailUsage string) {
+	fl.StringVarP(&w.tail, "tail", tailShort, "all", tailUsage)
+	fl.StringVar(&w.since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	fl.StringVar(&w.until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+}
+
+// Apply sets o's Tail (a negative number, like all, keeps every line), Since and Until.
+func (w LogWindow) Apply(o *engine.LogOptions) error {
+	o.Tail = -1
+	if w.tail != "all" && w.tail != "" {
+		n, err := strconv.Atoi(w.tail)
+		if err != nil {
+			return Invalid("invalid --tail %q: want a number or all", w.tail)
+		}
+		o.Tail = n
+	}
+	var err error
+	if o.Since, err = ParseTime(w.since, "since"); err != nil {
+		return err
+	}
+	o.Until, err = ParseTime(w.until, "until")
+	return err
+}

@@ -229,25 +229,13 @@ func psCommand(use string) *cobra.Command {
 
 func logsCommand() *cobra.Command {
 	var o engine.LogOptions
-	var tail, since, until string
+	var window cli.LogWindow
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
 		Short: "Fetch the logs of a container",
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Tail = -1
-			if tail != "all" && tail != "" {
-				n, err := strconv.Atoi(tail)
-				if err != nil {
-					return cli.Invalid("invalid --tail %q: want a number or all", tail)
-				}
-				o.Tail = n
-			}
-			var err error
-			if o.Since, err = cli.ParseTime(since, "since"); err != nil {
-				return err
-			}
-			if o.Until, err = cli.ParseTime(until, "until"); err != nil {
+			if err := window.Apply(&o); err != nil {
 				return err
 			}
 			e := cli.Engine(cmd)
@@ -261,9 +249,7 @@ func logsCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
 	fl.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
-	fl.StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
-	fl.StringVar(&since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
-	fl.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	window.AddFlags(fl, "n", "Number of lines to show from the end of the logs")
 	return cmd
 }
 

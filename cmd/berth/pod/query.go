@@ -2,7 +2,6 @@ package pod
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -125,25 +124,13 @@ func statsCommand() *cobra.Command {
 
 func logsCommand() *cobra.Command {
 	var o engine.PodLogOptions
-	var tail, since, until string
+	var window cli.LogWindow
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] POD",
 		Short: "Fetch the logs of the containers in a pod",
 		Args:  cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Tail = -1
-			if tail != "all" && tail != "" {
-				n, err := strconv.Atoi(tail)
-				if err != nil || n < 0 {
-					return cli.Invalid("invalid --tail %q: want a number or all", tail)
-				}
-				o.Tail = n
-			}
-			var err error
-			if o.Since, err = cli.ParseTime(since, "since"); err != nil {
-				return err
-			}
-			if o.Until, err = cli.ParseTime(until, "until"); err != nil {
+			if err := window.Apply(&o.LogOptions); err != nil {
 				return err
 			}
 			return cli.Engine(cmd).PodLogs(cmd.Context(), args[0], o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -154,8 +141,6 @@ func logsCommand() *cobra.Command {
 	fl.BoolVar(&o.Names, "names", false, "Prefix each line with its container's name")
 	fl.BoolVarP(&o.Follow, "follow", "f", false, "Follow log output")
 	fl.BoolVarP(&o.Timestamps, "timestamps", "t", false, "Show timestamps")
-	fl.StringVar(&tail, "tail", "all", "Number of lines to show from the end of each container's log")
-	fl.StringVar(&since, "since", "", "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
-	fl.StringVar(&until, "until", "", "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)")
+	window.AddFlags(fl, "", "Number of lines to show from the end of each container's log")
 	return cmd
 }
