@@ -29,3 +29,19 @@ bench_image() {
   $b import "$work/rootfs.tar" localhost/bench:1 >/dev/null
   $p import -q "$work/rootfs.tar" localhost/bench:1 >/dev/null
 }
+
+# bench_pods_init NAME is bench_init for the pod benchmarks: pods of both engines go at exit,
+# and podman gets nofile/nproc limits this host allows (its default nofile is above them, and
+# pod create has no --ulimit for the infra container).
+bench_pods_init() {
+  bench_init "$1"
+  trap 'bench_pods_cleanup' EXIT
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' > "$work/containers.conf"
+  export CONTAINERS_CONF=$work/containers.conf
+}
+
+bench_pods_cleanup() {
+  $p pod rm -af -t 0 >/dev/null 2>&1 || true
+  $b pod rm -af >/dev/null 2>&1 || true
+  bench_cleanup
+}

@@ -24,15 +24,7 @@ done
 umount -R "$cg" && rmdir "$cg" # each hierarchy mounted once, as a container's cgroup mounts expect
 
 source "$(dirname "$0")/common.bash"
-bench_init kube
-cleanup() {
-  $p pod rm -af -t 0 >/dev/null 2>&1 || true
-  $b pod rm -af >/dev/null 2>&1 || true
-  bench_cleanup
-}
-trap cleanup EXIT
-printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' > "$work/containers.conf"
-export CONTAINERS_CONF=$work/containers.conf
+bench_pods_init kube
 bench_image sleep
 cat > "$work/pod.yaml" <<'YAML'
 apiVersion: v1

@@ -6,15 +6,7 @@
 # cgroup v1 net_cls) and a containers.conf with nofile/nproc limits the host allows (its default
 # nofile is above them, and pod create has no --ulimit for the infra container).
 source "$(dirname "$0")/common.bash"
-bench_init pod
-cleanup() {
-  $p pod rm -af -t 0 >/dev/null 2>&1 || true
-  $b pod rm -af >/dev/null 2>&1 || true
-  bench_cleanup
-}
-trap cleanup EXIT
-printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n' > "$work/containers.conf"
-export CONTAINERS_CONF=$work/containers.conf
+bench_pods_init pod
 bench_image sleep
 # Each engine makes its pause image on first use: not part of what is timed.
 $b pod create --name warm --network none >/dev/null && $b pod rm -f warm >/dev/null
