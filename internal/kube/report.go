@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // fieldTree is the set of fields berth applies below one point of an object: a key maps to
@@ -99,22 +100,25 @@ func withTemplate(t fieldTree) fieldTree {
 }
 
 // appliedFields are the fields berth applies, per kind; apiVersion, kind and status (which
-// a cluster writes, never reads) are accepted for every kind.
-var appliedFields = map[string]fieldTree{
-	"Pod":                   applied(metadataPaths...).with("spec", podSpecTree()),
-	"Deployment":            withTemplate(applied(append(metadataPaths, "spec.replicas", "spec.selector")...)),
-	"DaemonSet":             withTemplate(applied(append(metadataPaths, "spec.selector")...)),
-	"Job":                   withTemplate(applied(append(metadataPaths, "spec.selector", "spec.backoffLimit", "spec.completions", "spec.parallelism")...)),
-	"ConfigMap":             applied(append(metadataPaths, "data", "binaryData", "immutable")...),
-	"Secret":                applied(append(metadataPaths, "data", "stringData", "type", "immutable")...),
-	"PersistentVolumeClaim": applied(append(metadataPaths, "spec.accessModes", "spec.volumeMode")...),
-	"Service":               applied(append(metadataPaths, "spec.selector", "spec.type", "spec.ports.name", "spec.ports.port", "spec.ports.targetPort", "spec.ports.protocol")...),
-}
+// a cluster writes, never reads) are accepted for every kind. Built on first use: every berth
+// command links this package, and only kube play needs the trees.
+var appliedFields = sync.OnceValue(func() map[string]fieldTree {
+	return map[string]fieldTree{
+		"Pod":                   applied(metadataPaths...).with("spec", podSpecTree()),
+		"Deployment":            withTemplate(applied(append(metadataPaths, "spec.replicas", "spec.selector")...)),
+		"DaemonSet":             withTemplate(applied(append(metadataPaths, "spec.selector")...)),
+		"Job":                   withTemplate(applied(append(metadataPaths, "spec.selector", "spec.backoffLimit", "spec.completions", "spec.parallelism")...)),
+		"ConfigMap":             applied(append(metadataPaths, "data", "binaryData", "immutable")...),
+		"Secret":                applied(append(metadataPaths, "data", "stringData", "type", "immutable")...),
+		"PersistentVolumeClaim": applied(append(metadataPaths, "spec.accessModes", "spec.volumeMode")...),
+		"Service":               applied(append(metadataPaths, "spec.selector", "spec.type", "spec.ports.name", "spec.ports.port", "spec.ports.targetPort", "spec.ports.protocol")...),
+	}
+})
 
 // unapplied lists the paths of o's fields berth does not apply, sorted, or the kind itself
 // when berth applies nothing of it.
 func unapplied(o Object) []string {
-	t, ok := appliedFields[o.Kind]
+	t, ok := appliedFields()[o.Kind]
 	if !ok {
 		return []string{""}
 	}
